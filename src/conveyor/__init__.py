@@ -1,0 +1,81 @@
+"""Conveyor: machine-learning pipelines as plain Python — cached, tracked, reproducible.
+
+    import conveyor as cv
+
+    @cv.step
+    def double(x: int) -> int:
+        return 2 * x
+
+    @cv.pipeline
+    def demo(x: int = 2):
+        return double(x)
+
+    run = demo.run(x=3)
+    assert run.output() == 6
+
+Heavy modules (SQLAlchemy, pandas, scikit-learn) load only when a run or a command needs them, so
+`import conveyor` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from conveyor._version import __version__
+from conveyor.core.context import log_metric, log_param
+from conveyor.core.pipeline import Pipeline, pipeline
+from conveyor.core.step import Step, step
+from conveyor.exceptions import ConveyorError
+
+if TYPE_CHECKING:
+    from conveyor.artifacts.materializers import Materializer, register_materializer
+    from conveyor.config import Settings
+    from conveyor.run.api import get_run, list_runs, load_artifact
+    from conveyor.run.events import RunObserver
+    from conveyor.run.views import Run, StepRun
+
+__all__ = [
+    "ConveyorError",
+    "Materializer",
+    "Pipeline",
+    "Run",
+    "RunObserver",
+    "Settings",
+    "Step",
+    "StepRun",
+    "__version__",
+    "get_run",
+    "list_runs",
+    "load_artifact",
+    "log_metric",
+    "log_param",
+    "pipeline",
+    "register_materializer",
+    "step",
+]
+
+_LAZY = {
+    "Materializer": "conveyor.artifacts.materializers",
+    "register_materializer": "conveyor.artifacts.materializers",
+    "Settings": "conveyor.config",
+    "get_run": "conveyor.run.api",
+    "list_runs": "conveyor.run.api",
+    "load_artifact": "conveyor.run.api",
+    "RunObserver": "conveyor.run.events",
+    "Run": "conveyor.run.views",
+    "StepRun": "conveyor.run.views",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'conveyor' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

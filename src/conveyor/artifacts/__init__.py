@@ -1,0 +1,1 @@
+"""Bytes: the content-addressed artifact store and the materializers that fill it."""

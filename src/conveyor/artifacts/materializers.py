@@ -1,0 +1,343 @@
+"""Materializers turn values into bytes and back, one on-disk format per type.
+
+A materializer's `name` is persisted with every artifact it writes: never rename one, bump its
+`version` when its format changes. Lookup walks the value's type MRO by qualified name, so the
+registry knows pandas, numpy and scikit-learn without importing them. Candidates are tried in
+order: one that cannot write a particular value (a DataFrame with non-string column names, an
+object array) declines with `MaterializerError` and the next is tried, ending at cloudpickle,
+whose artifacts are marked unsafe and load only when trusted.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from conveyor.core.hashing import canonical_json, digest
+from conveyor.exceptions import MaterializerError, UnsafeArtifactError
+
+__all__ = [
+    "BytesMaterializer",
+    "CloudpickleMaterializer",
+    "JsonMaterializer",
+    "Materializer",
+    "MaterializerRegistry",
+    "NumpyMaterializer",
+    "ParquetMaterializer",
+    "SeriesParquetMaterializer",
+    "SkopsMaterializer",
+    "default_registry",
+    "register_materializer",
+]
+
+#: Modules whose types skops may load without `trust=True`.
+DEFAULT_TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+
+
+class Materializer:
+    """Writes values of some types to bytes and reads them back.
+
+    Subclasses set `name` (persisted: never rename), `version`, `safe` (False when loading can run
+    arbitrary code) and implement `save` and `load`. `describe` gives the small JSON summary shown
+    by `conveyor artifacts show` without loading the artifact.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[int] = 1
+    safe: ClassVar[bool] = True
+
+    def save(self, value: Any) -> bytes:
+        raise NotImplementedError
+
+    def load(self, data: bytes, *, trust: bool = False) -> Any:
+        raise NotImplementedError
+
+    def describe(self, value: Any) -> dict[str, Any]:
+        return {}
+
+
+class JsonMaterializer(Materializer):
+    """None, bool, int, float, str, and lists and str-keyed dicts of them, exactly."""
+
+    name = "json"
+
+    def save(self, value: Any) -> bytes:
+        if not _json_exact(value):
+            raise MaterializerError("value is not plain JSON data (tuples, non-str keys, objects)")
+        return json.dumps(value, ensure_ascii=False, allow_nan=True).encode()
+
+    def load(self, data: bytes, *, trust: bool = False) -> Any:
+        return json.loads(data)
+
+    def describe(self, value: Any) -> dict[str, Any]:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=True)
+        if len(text) <= 500:
+            return {"value": value}
+        kind = type(value).__name__
+        return {
+            "preview": text[:500] + "…",
+            "length": len(value) if kind in ("list", "dict", "str") else None,
+        }
+
+
+def _json_exact(value: Any, depth: int = 0) -> bool:
+    if depth > 100:
+        return False
+    kind = type(value)
+    if kind in (str, int, float, bool) or value is None:
+        return True
+    if kind is list:
+        return all(_json_exact(v, depth + 1) for v in value)
+    if kind is dict:
+        return all(type(k) is str and _json_exact(v, depth + 1) for k, v in value.items())
+    return False
+
+
+class BytesMaterializer(Materializer):
+    """Raw bytes, stored as they are."""
+
+    name = "bytes"
+
+    def save(self, value: Any) -> bytes:
+        return bytes(value)
+
+    def load(self, data: bytes, *, trust: bool = False) -> Any:
+        return data
+
+    def describe(self, value: Any) -> dict[str, Any]:
+        return {"length": len(value), "head": bytes(value[:32]).hex()}
+
+
+class NumpyMaterializer(Materializer):
+    """numpy arrays as `.npy`, never with pickled objects."""
+
+    name = "numpy.npy"
+
+    def save(self, value: Any) -> bytes:
+        import numpy as np
+
+        if value.dtype.hasobject:
+            raise MaterializerError("object arrays cannot be stored as .npy without pickle")
+        buffer = io.BytesIO()
+        np.save(buffer, value, allow_pickle=False)
+        return buffer.getvalue()
+
+    def load(self, data: bytes, *, trust: bool = False) -> Any:
+        import numpy as np
+
+        return np.load(io.BytesIO(data), allow_pickle=False)
+
+    def describe(self, value: Any) -> dict[str, Any]:
+        summary: dict[str, Any] = {"shape": list(value.shape), "dtype": str(value.dtype)}
+        if value.size <= 20:
+            summary["value"] = value.tolist()
+        return summary
+
+
+class ParquetMaterializer(Materializer):
+    """pandas DataFrames as Parquet (pyarrow), index, dtypes and categoricals included."""
+
+    name = "pandas.parquet"
+
+    def save(self, value: Any) -> bytes:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not all(isinstance(c, str) for c in value.columns):
+            raise MaterializerError("Parquet needs str column names")
+        try:
+            table = pa.Table.from_pandas(value)
+        except (pa.ArrowException, TypeError, ValueError) as err:
+            raise MaterializerError(f"pyarrow cannot convert this DataFrame: {err}") from err
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        return buffer.getvalue()
+
+    def load(self, data: bytes, *, trust: bool = False) -> Any:
+        import pyarrow.parquet as pq
+
+        return pq.read_table(io.BytesIO(data)).to_pandas()
+
+    def describe(self, value: Any) -> dict[str, Any]:
+        return {
+            "shape": list(value.shape),
+            "dtypes": {str(c): str(t) for c, t in value.dtypes.items()},
+            "head": json.loads(value.head(5).to_json(orient="split", date_format="iso")),
+        }
+
+
+class SeriesParquetMaterializer(ParquetMaterializer):
+    """pandas Series as a one-column Parquet file."""
+
+    name = "pandas.series.parquet"
+
+    def save(self, value: Any) -> bytes:
+        data = super().save(value.to_frame(name="__series__"))
+        return json.dumps({"name": value.name}, default=str).encode() + b"\n" + data
+
+    def load(self, data: bytes, *, trust: bool = False) -> Any:
+        header, _, body = data.partition(b"\n")
+        series = super().load(body)["__series__"]
+        series.name = json.loads(header)["name"]
+        return series
+
+    def describe(self, value: Any) -> dict[str, Any]:
+        return {"shape": [len(value)], "dtype": str(value.dtype), "name": str(value.name)}
+
+
+class SkopsMaterializer(Materializer):
+    """scikit-learn estimators with skops: loading checks every type against a trusted list."""
+
+    name = "sklearn.skops"
+
+    def __init__(self, trusted_modules: Iterable[str] = DEFAULT_TRUSTED_MODULES) -> None:
+        self.trusted_modules = tuple(trusted_modules)
+
+    def save(self, value: Any) -> bytes:
+        import skops.io
+
+        try:
+            return skops.io.dumps(value)
+        except Exception as err:  # skops refuses what it cannot audit; fall back to the next
+            raise MaterializerError(f"skops cannot save {type(value).__name__}: {err}") from err
+
+    def load(self, data: bytes, *, trust: bool = False) -> Any:
+        import skops.io
+
+        untrusted = skops.io.get_untrusted_types(data=data)
+        refused = [t for t in untrusted if not t.startswith(self.trusted_modules)]
+        if refused and not trust:
+            raise UnsafeArtifactError(
+                f"the model contains types outside the trusted modules {list(self.trusted_modules)}: "
+                f"{refused}; load it with trust=True (--trust) if you trust its source"
+            )
+        return skops.io.loads(data, trusted=untrusted)
+
+    def describe(self, value: Any) -> dict[str, Any]:
+        params = {}
+        if hasattr(value, "get_params"):
+            params = {k: repr(v)[:80] for k, v in value.get_params(deep=False).items()}
+        return {
+            "estimator": f"{type(value).__module__}.{type(value).__qualname__}",
+            "params": params,
+        }
+
+
+class CloudpickleMaterializer(Materializer):
+    """Anything else, with cloudpickle. Unsafe: loading runs code, so it needs `trust=True`."""
+
+    name = "cloudpickle"
+    safe = False
+
+    def save(self, value: Any) -> bytes:
+        import cloudpickle
+
+        try:
+            return cloudpickle.dumps(value, protocol=5)
+        except Exception as err:
+            raise MaterializerError(
+                f"cloudpickle cannot serialize {type(value).__name__}: {err}"
+            ) from err
+
+    def load(self, data: bytes, *, trust: bool = False) -> Any:
+        if not trust:
+            raise UnsafeArtifactError(
+                "it was stored with cloudpickle, and unpickling runs arbitrary code; load it with "
+                "trust=True (CLI: --trust, config: trust_pickle = true) if you trust its source, or "
+                "register a materializer for its type"
+            )
+        import cloudpickle
+
+        return cloudpickle.loads(data)
+
+    def describe(self, value: Any) -> dict[str, Any]:
+        return {"repr": repr(value)[:200]}
+
+
+class MaterializerRegistry:
+    """Type (by qualified name) → materializers to try, most specific type first."""
+
+    def __init__(self) -> None:
+        self._by_type: dict[str, list[Materializer]] = {}
+        self._by_name: dict[str, Materializer] = {}
+        self._fallback: Materializer = CloudpickleMaterializer()
+        self._by_name[self._fallback.name] = self._fallback
+        self._resolved: dict[type, tuple[Materializer, ...]] = {}
+
+    def register(self, type_: type | str, materializer: Materializer) -> None:
+        """Use `materializer` for `type_` (a class or "module.QualName") and its subclasses."""
+        if not isinstance(materializer, Materializer):
+            raise MaterializerError(f"{materializer!r} is not a conveyor Materializer")
+        if not getattr(materializer, "name", None):
+            raise MaterializerError(f"{type(materializer).__name__} has no name")
+        key = type_ if isinstance(type_, str) else f"{type_.__module__}.{type_.__qualname__}"
+        existing = self._by_name.get(materializer.name)
+        if existing is not None and type(existing) is not type(materializer):
+            raise MaterializerError(
+                f"a different materializer is already named {materializer.name!r}"
+            )
+        self._by_type.setdefault(key, []).insert(0, materializer)
+        self._by_name[materializer.name] = materializer
+        self._resolved.clear()
+
+    def candidates(self, value: Any) -> tuple[Materializer, ...]:
+        """Materializers to try for `value`, in order; the last is always cloudpickle."""
+        cls = type(value)
+        found = self._resolved.get(cls)
+        if found is None:
+            chain: list[Materializer] = []
+            for klass in cls.__mro__:
+                for mat in self._by_type.get(f"{klass.__module__}.{klass.__qualname__}", ()):
+                    if mat not in chain:
+                        chain.append(mat)
+            chain.append(self._fallback)
+            found = self._resolved[cls] = tuple(chain)
+        return found
+
+    def get(self, name: str) -> Materializer:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise MaterializerError(
+                f"no materializer named {name!r} is registered; import the plugin that provides it"
+            ) from None
+
+    def digest(self) -> str:
+        """Hash of every materializer's name and version: part of each step's cache key."""
+        items = sorted((m.name, m.version) for m in self._by_name.values())
+        return digest(canonical_json(items).encode())
+
+
+def _builtin_registry(
+    trusted_modules: Iterable[str] = DEFAULT_TRUSTED_MODULES,
+) -> MaterializerRegistry:
+    registry = MaterializerRegistry()
+    json_mat = JsonMaterializer()
+    for name in ("NoneType", "bool", "int", "float", "str", "list", "dict"):
+        registry.register(f"builtins.{name}", json_mat)
+    raw = BytesMaterializer()
+    registry.register("builtins.bytes", raw)
+    registry.register("builtins.bytearray", raw)
+    registry.register("numpy.ndarray", NumpyMaterializer())
+    registry.register("pandas.core.frame.DataFrame", ParquetMaterializer())
+    registry.register("pandas.core.series.Series", SeriesParquetMaterializer())
+    registry.register("sklearn.base.BaseEstimator", SkopsMaterializer(trusted_modules))
+    return registry
+
+
+_DEFAULT: MaterializerRegistry | None = None
+
+
+def default_registry() -> MaterializerRegistry:
+    """The process's registry: built-ins plus whatever `register_materializer` added."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = _builtin_registry()
+    return _DEFAULT
+
+
+def register_materializer(type_: type | str, materializer: Materializer) -> None:
+    """Store values of `type_` with `materializer` from now on, in this process."""
+    default_registry().register(type_, materializer)

@@ -1,0 +1,164 @@
+"""The content-addressed artifact store: bytes in, id out; id in, verified bytes out.
+
+An artifact's id is the blake3 hash of the framing version, its encoding (materializer name and
+version) and its bytes. Blobs live at `objects/ab/abcdef…` below the store root. Writes go to a
+temporary name and are renamed into place, so a crash never leaves a partial blob under a real id;
+an existing blob is never rewritten. Every read re-hashes the bytes and refuses a mismatch.
+The root is a local path (fast path, plain `os`) or any fsspec URL (`s3://`, `gs://`, `memory://`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from conveyor.core.hashing import digest
+from conveyor.exceptions import ArtifactCorruptedError, ArtifactError, ArtifactNotFoundError
+
+__all__ = ["FRAMING_VERSION", "ArtifactStore", "StoredBlob", "artifact_id"]
+
+#: Version of the id recipe and blob layout. Never reuse a number.
+FRAMING_VERSION = 1
+_ID = re.compile(r"^[0-9a-f]{64}$")
+
+
+def artifact_id(encoding: str, data: bytes) -> str:
+    """The content id of `data` written by the materializer `encoding` ("name@version")."""
+    return digest(b"conveyor-artifact", str(FRAMING_VERSION).encode(), encoding.encode(), data)
+
+
+def check_id(value: str) -> str:
+    """Return `value` if it is a well-formed artifact id; ids become paths, so this is strict."""
+    if not isinstance(value, str) or not _ID.match(value):
+        raise ArtifactError(f"{value!r} is not a valid artifact id (64 lowercase hex digits)")
+    return value
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    id: str
+    uri: str
+    size: int
+
+
+class _Backend(Protocol):
+    def exists(self, key: str) -> bool: ...
+    def read(self, key: str) -> bytes: ...
+    def write_atomic(self, key: str, data: bytes) -> None: ...
+    def uri(self, key: str) -> str: ...
+
+
+class _LocalBackend:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.tmp = self.root / "tmp"
+
+    def _path(self, key: str) -> Path:
+        return self.root / key
+
+    def exists(self, key: str) -> bool:
+        return os.path.exists(self._path(key))
+
+    def read(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def write_atomic(self, key: str, data: bytes) -> None:
+        final = self._path(key)
+        tmp = self.tmp / f"{final.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            fh = open(tmp, "wb")  # noqa: SIM115 - closed below, before the rename
+        except FileNotFoundError:
+            self.tmp.mkdir(parents=True, exist_ok=True)
+            fh = open(tmp, "wb")  # noqa: SIM115
+        try:
+            with fh:
+                fh.write(data)
+            try:
+                os.replace(tmp, final)
+            except FileNotFoundError:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def uri(self, key: str) -> str:
+        return self._path(key).as_uri()
+
+
+class _FsspecBackend:
+    def __init__(self, url: str) -> None:
+        import fsspec
+
+        self.fs, root = fsspec.core.url_to_fs(url)
+        self.root = root.rstrip("/")
+        self.protocol = url.split("://", 1)[0]
+
+    def _path(self, key: str) -> str:
+        return f"{self.root}/{key}"
+
+    def exists(self, key: str) -> bool:
+        return bool(self.fs.exists(self._path(key)))
+
+    def read(self, key: str) -> bytes:
+        return bytes(self.fs.cat_file(self._path(key)))
+
+    def write_atomic(self, key: str, data: bytes) -> None:
+        # Object stores make a single PUT visible atomically; a temporary name adds nothing there.
+        self.fs.pipe_file(self._path(key), data)
+
+    def uri(self, key: str) -> str:
+        return f"{self.protocol}://{self._path(key)}"
+
+
+class ArtifactStore:
+    """Content-addressed blobs below `root` (a local path or an fsspec URL)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = str(root)
+        is_url = "://" in self.root and not self.root.startswith("file://")
+        if is_url:
+            self._backend: _Backend = _FsspecBackend(self.root)
+        else:
+            local = self.root.removeprefix("file://")
+            self._backend = _LocalBackend(Path(local))
+
+    @staticmethod
+    def key(artifact: str) -> str:
+        check_id(artifact)
+        return f"objects/{artifact[:2]}/{artifact}"
+
+    def put(self, encoding: str, data: bytes) -> StoredBlob:
+        """Store `data`; a blob with the same id already present is kept, not rewritten."""
+        blob_id = artifact_id(encoding, data)
+        key = self.key(blob_id)
+        if not self._backend.exists(key):
+            self._backend.write_atomic(key, data)
+        return StoredBlob(blob_id, self._backend.uri(key), len(data))
+
+    def exists(self, artifact: str) -> bool:
+        return self._backend.exists(self.key(artifact))
+
+    def get(self, artifact: str, encoding: str) -> bytes:
+        """The bytes of `artifact`, verified against its id."""
+        key = self.key(artifact)
+        try:
+            data = self._backend.read(key)
+        except FileNotFoundError:
+            raise ArtifactNotFoundError(
+                f"artifact {artifact[:12]}: its bytes are missing from the store at {self.root} "
+                f"({key}); re-run the step that produced it with --no-cache"
+            ) from None
+        if artifact_id(encoding, data) != artifact:
+            raise ArtifactCorruptedError(
+                f"artifact {artifact[:12]}: the bytes at {self._backend.uri(key)} do not match "
+                "its content hash (corrupted or modified); re-run the producing step with --no-cache"
+            )
+        return data
+
+    def uri(self, artifact: str) -> str:
+        return self._backend.uri(self.key(artifact))

@@ -1,0 +1,119 @@
+"""Settings: where the metadata database and the artifact store are, and what is trusted.
+
+Sources, lowest precedence first: built-in defaults (everything under `./.conveyor/`), the nearest
+`conveyor.toml` walking up from the working directory, `CONVEYOR_*` environment variables, and
+explicit arguments. Relative paths in `conveyor.toml` are relative to that file.
+
+    # conveyor.toml
+    [conveyor]
+    db = "postgresql+psycopg://user@host/conveyor"
+    artifacts = "s3://bucket/conveyor"
+    trust_pickle = false
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from conveyor.exceptions import ConfigError
+
+__all__ = ["Settings", "find_config"]
+
+CONFIG_FILE = "conveyor.toml"
+_FIELDS = {
+    "db": "CONVEYOR_DB",
+    "artifacts": "CONVEYOR_ARTIFACTS",
+    "trust_pickle": "CONVEYOR_TRUST_PICKLE",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Resolved settings. Build with `Settings.load()`."""
+
+    root: Path
+    db: str
+    artifacts: str
+    trust_pickle: bool = False
+
+    @classmethod
+    def load(cls, start: Path | None = None, **overrides: Any) -> Settings:
+        """Resolve settings from defaults, conveyor.toml, the environment and `overrides`."""
+        unknown = set(overrides) - set(_FIELDS) - {"root"}
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(_FIELDS)}")
+        cwd = (start or Path.cwd()).resolve()
+        config_path = find_config(cwd)
+        root = config_path.parent if config_path else cwd
+        values: dict[str, Any] = {}
+        if config_path is not None:
+            values.update(_read_toml(config_path))
+        for field, var in _FIELDS.items():
+            if os.environ.get(var):
+                values[field] = os.environ[var]
+        values.update({k: v for k, v in overrides.items() if v is not None and k != "root"})
+        if overrides.get("root") is not None:
+            root = Path(overrides["root"]).resolve()
+        home = root / ".conveyor"
+        db = str(values.get("db") or f"sqlite:///{home / 'conveyor.db'}")
+        artifacts = str(values.get("artifacts") or home / "artifacts")
+        if "://" not in artifacts:
+            artifacts = str((root / artifacts).resolve())
+        return cls(
+            root=root,
+            db=_absolute_sqlite(db, root),
+            artifacts=artifacts,
+            trust_pickle=_to_bool(values.get("trust_pickle", False), "trust_pickle"),
+        )
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest conveyor.toml in `start` or a parent directory."""
+    for folder in (start, *start.parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"{path}: cannot read settings: {err}") from None
+    section = data.get("conveyor", data)
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"{path}: [conveyor] must be a table")
+    unknown = set(section) - set(_FIELDS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {sorted(unknown)}; known: {sorted(_FIELDS)}")
+    return dict(section)
+
+
+def _absolute_sqlite(url: str, root: Path) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+        rest = url[len(prefix) :]
+        if rest and rest != ":memory:":
+            return prefix + str((root / rest).resolve())
+    return url
+
+
+def _to_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"setting {name!r}: expected true or false, got {value!r}")

@@ -1,0 +1,1 @@
+"""Pure definitions: steps, pipelines, graphs, fingerprints. No I/O happens here."""

@@ -1,0 +1,191 @@
+"""Code fingerprints and cache keys.
+
+A step's fingerprint hashes its source, normalised through the AST so that comments, blank lines and
+its docstring do not count, together with what the step's code reaches from its module: helper
+functions and classes defined in the user's own code (recursively), simple module-level constants,
+and the version of any third-party package it uses. Editing a helper a step calls re-runs the step;
+upgrading scikit-learn re-runs the steps that use it. That is what keeps the cache from going stale
+silently.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import sys
+import sysconfig
+import textwrap
+import types
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from conveyor.core.hashing import canonical_json, digest
+
+__all__ = ["CACHE_FORMAT_VERSION", "cache_key", "code_fingerprint"]
+
+#: Bump when the cache key's recipe changes, so every old key misses at once.
+CACHE_FORMAT_VERSION = 1
+
+_SIMPLE = (type(None), bool, int, float, str, bytes)
+_LIBRARY_ROOTS = tuple(
+    {
+        p
+        for p in (
+            sysconfig.get_paths().get("stdlib"),
+            sysconfig.get_paths().get("purelib"),
+            sysconfig.get_paths().get("platlib"),
+            sys.base_prefix,
+            sys.prefix,
+        )
+        if p
+    }
+)
+
+
+def cache_key(
+    fingerprint: str,
+    inputs: Mapping[str, str],
+    materializers: str,
+) -> str:
+    """The key under which a step's outputs are cached.
+
+    Args:
+        fingerprint: the step's `code_fingerprint` (and options that change its outputs).
+        inputs: argument name → artifact id (for upstream outputs) or value hash (for literals).
+        materializers: the digest of the registered materializers' names and versions.
+    """
+    payload = canonical_json(
+        {
+            "v": CACHE_FORMAT_VERSION,
+            "code": fingerprint,
+            "inputs": dict(inputs),
+            "mat": materializers,
+        }
+    )
+    return digest(payload.encode())
+
+
+@functools.lru_cache(maxsize=4096)
+def code_fingerprint(fn: Callable[..., Any]) -> str:
+    """Hash of `fn`'s normalised source and of the user code and constants it references."""
+    parts: dict[str, str] = {}
+    _collect(fn, parts, seen=set())
+    return digest(canonical_json(parts).encode())
+
+
+def _collect(obj: Any, parts: dict[str, str], seen: set[int]) -> None:
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    fn = inspect.unwrap(obj) if callable(obj) else obj
+    parts[_name_of(fn)] = _source_hash(fn)
+    code = getattr(fn, "__code__", None)
+    if code is None:  # a class: follow its methods
+        for member in vars(fn).values() if isinstance(fn, type) else ():
+            if inspect.isfunction(member):
+                _follow_names(member, parts, seen)
+        return
+    _follow_names(fn, parts, seen)
+
+
+def _follow_names(fn: types.FunctionType, parts: dict[str, str], seen: set[int]) -> None:
+    globals_ = getattr(fn, "__globals__", {})
+    referenced: dict[str, Any] = {}
+    for name in _names(fn.__code__):
+        if name in globals_:
+            referenced[name] = globals_[name]
+    for cell_name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=False):
+        try:
+            referenced[cell_name] = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+    for name, value in sorted(referenced.items()):
+        _add_reference(name, value, parts, seen)
+
+
+def _add_reference(name: str, value: Any, parts: dict[str, str], seen: set[int]) -> None:
+    target = getattr(value, "fn", None) if _is_step_like(value) else value
+    if isinstance(target, _SIMPLE) or (
+        isinstance(target, (tuple, frozenset)) and all(isinstance(v, _SIMPLE) for v in target)
+    ):
+        parts[f"const:{name}"] = canonical_json(target)
+    elif isinstance(target, types.ModuleType):
+        version = _package_version(target)
+        if version is not None:
+            parts[f"pkg:{target.__name__.partition('.')[0]}"] = version
+    elif inspect.isfunction(target) or inspect.isclass(target):
+        if _is_user_code(target):
+            _collect(target, parts, seen)
+        else:
+            module = sys.modules.get(getattr(target, "__module__", "") or "")
+            version = _package_version(module) if module is not None else None
+            if version is not None:
+                parts[f"pkg:{module.__name__.partition('.')[0]}"] = version
+
+
+def _is_step_like(value: Any) -> bool:
+    from conveyor.core.step import Step
+
+    return isinstance(value, Step)
+
+
+def _names(code: types.CodeType) -> Iterator[str]:
+    yield from code.co_names
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _names(const)
+
+
+def _name_of(fn: Any) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def _source_hash(fn: Any) -> str:
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+        tree = ast.parse(source)
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return _bytecode_hash(fn)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            node.decorator_list = [] if node is tree.body[0] else node.decorator_list
+            body = node.body
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
+                node.body = body[1:] or [ast.Pass()]
+    return digest(ast.dump(tree, include_attributes=False).encode())
+
+
+def _bytecode_hash(fn: Any) -> str:
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return digest(repr(fn).encode())
+    consts = [c for c in code.co_consts if isinstance(c, _SIMPLE)]
+    return digest(code.co_code, canonical_json([consts, list(code.co_names)]).encode())
+
+
+def _is_user_code(obj: Any) -> bool:
+    module = sys.modules.get(getattr(obj, "__module__", "") or "")
+    if module is None:
+        return True  # defined by exec/REPL: hash it
+    if module.__name__ == "conveyor" or module.__name__.startswith("conveyor."):
+        return False
+    path = getattr(module, "__file__", None)
+    if path is None:
+        return module.__name__ == "__main__" or not hasattr(module, "__spec__")
+    if "site-packages" in path or "dist-packages" in path:
+        return False
+    return not any(path.startswith(root) for root in _LIBRARY_ROOTS)
+
+
+def _package_version(module: types.ModuleType) -> str | None:
+    if _is_user_code(module):
+        return None
+    top = sys.modules.get(module.__name__.partition(".")[0], module)
+    version = getattr(top, "__version__", None)
+    return str(version) if version is not None else None

@@ -1,0 +1,161 @@
+"""`@step`: a typed function plus the options that say how Conveyor runs it.
+
+A `Step` is a frozen value. Calling it outside a pipeline runs the function, so steps can be
+unit-tested as plain Python; calling it while a pipeline is being traced records a node in the graph
+and returns symbolic outputs instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import keyword
+from collections.abc import Callable
+from typing import Any, overload
+
+from conveyor.core import _tracing
+from conveyor.exceptions import DefinitionError
+
+__all__ = ["Step", "step"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """A pipeline step: a function and how to run it.
+
+    Attributes:
+        fn: the user's function.
+        name: the step's name; nodes in a graph are named after it.
+        outputs: names of the values the function returns (a tuple of that length when >1).
+        cache: reuse outputs of an earlier run with the same code and inputs.
+        retries: how many times to retry a failing call.
+        retry_delay: seconds before the first retry, doubling after each.
+        timeout: seconds a call may take, or None.
+    """
+
+    fn: Callable[..., Any]
+    name: str
+    outputs: tuple[str, ...] = ("output",)
+    cache: bool = True
+    retries: int = 0
+    retry_delay: float = 1.0
+    timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        where = f"step {self.name!r}"
+        if not self.outputs:
+            raise DefinitionError(f"{where}: outputs must name at least one value")
+        for out in self.outputs:
+            if not isinstance(out, str) or not out.isidentifier() or keyword.iskeyword(out):
+                raise DefinitionError(f"{where}: output name {out!r} is not a valid identifier")
+        if len(set(self.outputs)) != len(self.outputs):
+            raise DefinitionError(f"{where}: output names {self.outputs} repeat")
+        if not isinstance(self.retries, int) or self.retries < 0:
+            raise DefinitionError(f"{where}: retries must be an int >= 0, got {self.retries!r}")
+        if not isinstance(self.retry_delay, (int, float)) or self.retry_delay < 0:
+            raise DefinitionError(f"{where}: retry_delay must be >= 0, got {self.retry_delay!r}")
+        if self.timeout is not None and (
+            not isinstance(self.timeout, (int, float)) or self.timeout <= 0
+        ):
+            raise DefinitionError(f"{where}: timeout must be a positive number or None")
+        if not isinstance(self.cache, bool):
+            raise DefinitionError(f"{where}: cache must be True or False, got {self.cache!r}")
+        for param in self.signature.parameters.values():
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                raise DefinitionError(
+                    f"{where}: *{param.name} / **{param.name} are not supported; "
+                    "name each input so it can be tracked"
+                )
+
+    @property
+    def signature(self) -> inspect.Signature:
+        return _signature(self.fn)
+
+    def options(self, **changes: Any) -> Step:
+        """A copy with some options changed, e.g. `train.options(cache=False, name="train_b")`."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)} - {"fn"}
+        if unknown:
+            raise DefinitionError(f"step {self.name!r}: unknown option(s) {sorted(unknown)}")
+        if "outputs" in changes:
+            changes["outputs"] = _outputs_tuple(changes["outputs"], self.name)
+        return dataclasses.replace(self, **changes)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        tracer = _tracing.current()
+        if tracer is None:
+            return self.fn(*args, **kwargs)
+        return tracer.add_step(self, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Step {self.name} outputs={self.outputs}>"
+
+
+@functools.lru_cache(maxsize=4096)
+def _signature(fn: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(fn)
+
+
+def _outputs_tuple(outputs: Any, name: str) -> tuple[str, ...]:
+    if isinstance(outputs, str):
+        return (outputs,)
+    try:
+        return tuple(outputs)
+    except TypeError:
+        raise DefinitionError(
+            f"step {name!r}: outputs must be a str or a sequence of str"
+        ) from None
+
+
+@overload
+def step(fn: Callable[..., Any], /) -> Step: ...
+
+
+@overload
+def step(
+    *,
+    name: str | None = None,
+    outputs: str | tuple[str, ...] | list[str] = ("output",),
+    cache: bool = True,
+    retries: int = 0,
+    retry_delay: float = 1.0,
+    timeout: float | None = None,
+) -> Callable[[Callable[..., Any]], Step]: ...
+
+
+def step(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    outputs: str | tuple[str, ...] | list[str] = ("output",),
+    cache: bool = True,
+    retries: int = 0,
+    retry_delay: float = 1.0,
+    timeout: float | None = None,
+) -> Step | Callable[[Callable[..., Any]], Step]:
+    """Make a function a pipeline step: `@step` or `@step(outputs=("train", "test"), retries=2)`."""
+
+    def wrap(func: Callable[..., Any]) -> Step:
+        if isinstance(func, Step):
+            raise DefinitionError(f"step {func.name!r} is already a step")
+        if not callable(func):
+            raise DefinitionError(f"@step needs a function, got {type(func).__name__}")
+        step_name = name or getattr(func, "__name__", None)
+        if not step_name or not step_name.isidentifier():
+            raise DefinitionError(f"@step needs a name= for {func!r}")
+        result = Step(
+            fn=func,
+            name=step_name,
+            outputs=_outputs_tuple(outputs, step_name),
+            cache=cache,
+            retries=retries,
+            retry_delay=retry_delay,
+            timeout=timeout,
+        )
+        for attr in ("__module__", "__qualname__", "__doc__"):
+            object.__setattr__(result, attr, getattr(func, attr, None))
+        object.__setattr__(result, "__wrapped__", func)
+        return result
+
+    return wrap(fn) if fn is not None else wrap

@@ -1,0 +1,1 @@
+"""Facts: runs, step runs, artifacts, lineage, metrics and params, in SQLite or PostgreSQL."""

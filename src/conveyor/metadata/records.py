@@ -1,0 +1,92 @@
+"""Read-only views of stored facts, handed to the runner, the CLI and users."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+__all__ = ["ArtifactRecord", "LineageEdge", "MetricRecord", "RunRecord", "StepRunRecord"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRecord:
+    id: str
+    pipeline: str
+    pipeline_version: str
+    status: str  # running | succeeded | failed | interrupted
+    params: dict[str, Any]
+    cache: bool
+    started_at: float
+    ended_at: float | None = None
+    duration_s: float | None = None
+    error: str | None = None
+    outputs: dict[str, str] = dataclasses.field(default_factory=dict)
+    host: str | None = None
+    pid: int | None = None
+    git_commit: str | None = None
+    git_dirty: str | None = None
+    python_version: str | None = None
+    packages: dict[str, str] = dataclasses.field(default_factory=dict)
+    source_file: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class StepRunRecord:
+    """One node of one run. `status`: succeeded | failed | skipped | cached steps succeed too."""
+
+    id: str
+    run_id: str
+    name: str
+    step: str
+    position: int
+    status: str
+    cached: bool
+    cache_key: str | None = None
+    origin_id: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    duration_s: float | None = None
+    attempts: int = 0
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+    inputs: dict[str, str] = dataclasses.field(default_factory=dict)  # argument → artifact id
+    outputs: dict[str, str] = dataclasses.field(default_factory=dict)  # output → artifact id
+
+
+@dataclasses.dataclass(frozen=True)
+class ArtifactRecord:
+    id: str
+    type_name: str
+    materializer: str
+    materializer_version: int
+    safe: bool
+    size: int
+    uri: str
+    summary: dict[str, Any]
+    producer_id: str | None
+    created_at: float
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricRecord:
+    run_id: str
+    step_run_id: str
+    name: str
+    value: float
+    step: int | None
+    logged_at: float
+
+
+@dataclasses.dataclass(frozen=True)
+class LineageEdge:
+    """`artifact` went `direction` ("in" or "out") of the step run `step_run_id` as `name`."""
+
+    step_run_id: str
+    run_id: str
+    node: str
+    direction: str
+    name: str
+    artifact_id: str

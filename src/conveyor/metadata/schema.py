@@ -1,0 +1,128 @@
+"""The metadata tables (SQLAlchemy Core). Alembic migrations in `migrations/` create and change them.
+
+Times are UNIX epoch seconds (float): portable across SQLite and PostgreSQL, cheap to compare,
+and shown in local time by the CLI and UI. JSON-valued columns hold canonical JSON text.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = ["SCHEMA_REVISION", "metadata"]
+
+#: The Alembic revision this code expects; a test checks it equals the migrations' head.
+SCHEMA_REVISION = "0001"
+
+metadata = sa.MetaData()
+
+pipelines = sa.Table(
+    "pipelines",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # hash of name + version
+    sa.Column("name", sa.String(200), nullable=False, index=True),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("pipeline", sa.String(200), nullable=False),
+    sa.Column("pipeline_version", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("params", sa.Text, nullable=False),
+    sa.Column("cache", sa.Boolean, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float),
+    sa.Column("duration_s", sa.Float),
+    sa.Column("error", sa.Text),
+    sa.Column("outputs", sa.Text),  # {"pipeline output": "artifact id"}
+    sa.Column("host", sa.String(255)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("git_commit", sa.String(64)),
+    sa.Column("git_dirty", sa.String(64)),
+    sa.Column("python_version", sa.String(32)),
+    sa.Column("packages", sa.Text),
+    sa.Column("source_file", sa.Text),
+    sa.Index("ix_runs_started_at", "started_at"),
+    sa.Index("ix_runs_pipeline_started_at", "pipeline", "started_at"),
+)
+
+step_runs = sa.Table(
+    "step_runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=False, index=True),
+    sa.Column("node", sa.String(300), nullable=False),
+    sa.Column("step", sa.String(300), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("cached", sa.Boolean, nullable=False),
+    sa.Column("cache_key", sa.String(64)),
+    sa.Column("origin_id", sa.String(32)),  # for a cached step: the step run that computed it
+    sa.Column("started_at", sa.Float),
+    sa.Column("ended_at", sa.Float),
+    sa.Column("duration_s", sa.Float),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("error_type", sa.String(300)),
+    sa.Column("error_message", sa.Text),
+    sa.Column("traceback", sa.Text),
+    sa.Column("stdout", sa.Text),
+    sa.Column("stderr", sa.Text),
+)
+
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("type_name", sa.String(300), nullable=False),
+    sa.Column("materializer", sa.String(100), nullable=False),
+    sa.Column("materializer_version", sa.Integer, nullable=False),
+    sa.Column("safe", sa.Boolean, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("uri", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("producer_id", sa.String(32)),  # the step run that first wrote it
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+lineage = sa.Table(
+    "lineage",
+    metadata,
+    sa.Column("step_run_id", sa.String(32), sa.ForeignKey("step_runs.id"), primary_key=True),
+    sa.Column("direction", sa.String(3), primary_key=True),  # "in" | "out"
+    sa.Column("name", sa.String(300), primary_key=True),  # argument or output name
+    sa.Column("artifact_id", sa.String(64), sa.ForeignKey("artifacts.id"), nullable=False),
+    sa.Index("ix_lineage_artifact", "artifact_id", "direction"),
+)
+
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), nullable=False, index=True),
+    sa.Column("step_run_id", sa.String(32), sa.ForeignKey("step_runs.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("step", sa.Integer),
+    sa.Column("logged_at", sa.Float, nullable=False),
+)
+
+step_params = sa.Table(
+    "step_params",
+    metadata,
+    sa.Column("step_run_id", sa.String(32), sa.ForeignKey("step_runs.id"), primary_key=True),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("run_id", sa.String(32), nullable=False, index=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+cache_entries = sa.Table(
+    "cache_entries",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("step_run_id", sa.String(32), nullable=False),
+    sa.Column("outputs", sa.Text, nullable=False),  # {"output name": "artifact id"}
+    sa.Column("created_at", sa.Float, nullable=False),
+)

@@ -1,0 +1,441 @@
+"""MetadataStore: the only code that talks SQL.
+
+SQLite (the default) runs in WAL mode with a busy timeout and `BEGIN IMMEDIATE` write transactions,
+so readers never block the runner and concurrent writers queue instead of failing. PostgreSQL works
+through any SQLAlchemy URL (`postgresql+psycopg://…`). A step's facts (its row, the artifacts it
+wrote, lineage, metrics, params and its cache entry) are written in one transaction: readers see a
+step completely or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from conveyor.exceptions import MetadataError, NotFoundError
+from conveyor.metadata import schema as t
+from conveyor.metadata.records import (
+    ArtifactRecord,
+    LineageEdge,
+    MetricRecord,
+    RunRecord,
+    StepRunRecord,
+)
+
+__all__ = ["MetadataStore"]
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+class MetadataStore:
+    """Runs, step runs, artifacts, lineage, metrics and params in one SQL database."""
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.url = url
+        self.engine = _engine(url)
+        self._conn: sa.Connection | None = None
+        self._ensure_schema(create)
+
+    # -- connection and schema ------------------------------------------------------------------
+
+    @property
+    def conn(self) -> sa.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = self.engine.connect()
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self.engine.dispose()
+
+    def revision(self) -> str | None:
+        """The Alembic revision the database is at, or None for an empty database."""
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    def upgrade(self) -> None:
+        """Apply pending Alembic migrations (`conveyor db upgrade`)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        with self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def _ensure_schema(self, create: bool) -> None:
+        try:
+            current = self.revision()
+        except sa.exc.SQLAlchemyError as err:
+            raise MetadataError(f"cannot open the metadata store {self._safe_url}: {err}") from None
+        if current == t.SCHEMA_REVISION:
+            return
+        if current is None and create:
+            try:
+                self.upgrade()
+            except sa.exc.SQLAlchemyError:
+                if self.revision() != t.SCHEMA_REVISION:  # another process created it meanwhile?
+                    raise
+            return
+        raise MetadataError(
+            f"the metadata store {self._safe_url} is at schema revision {current!r}, this Conveyor "
+            f"expects {t.SCHEMA_REVISION!r}; run `conveyor db upgrade`"
+        )
+
+    @property
+    def _safe_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def _insert_ignore(self, table: sa.Table) -> Any:
+        """INSERT that skips rows whose primary key exists (content-addressed rows repeat)."""
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table).on_conflict_do_nothing()
+
+    # -- writes ----------------------------------------------------------------------------------
+
+    def start_run(self, run: RunRecord) -> None:
+        with self.conn.begin():
+            self.conn.execute(
+                self._insert_ignore(t.pipelines),
+                {
+                    "id": _pipeline_id(run.pipeline, run.pipeline_version),
+                    "name": run.pipeline,
+                    "version": run.pipeline_version,
+                    "created_at": run.started_at,
+                },
+            )
+            self.conn.execute(t.runs.insert(), _run_row(run))
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        ended_at: float,
+        error: str | None,
+        outputs: Mapping[str, str] | None = None,
+    ) -> None:
+        with self.conn.begin():
+            started = self.conn.execute(
+                sa.select(t.runs.c.started_at).where(t.runs.c.id == run_id)
+            ).scalar_one()
+            self.conn.execute(
+                t.runs.update()
+                .where(t.runs.c.id == run_id)
+                .values(
+                    status=status,
+                    ended_at=ended_at,
+                    duration_s=ended_at - started,
+                    error=error,
+                    outputs=_dumps(dict(outputs or {})),
+                )
+            )
+
+    def record_step(
+        self,
+        step_run: StepRunRecord,
+        *,
+        artifacts: Sequence[Mapping[str, Any]] = (),
+        metrics: Iterable[tuple[str, float, int | None]] = (),
+        params: Mapping[str, Any] | None = None,
+        cache_outputs: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write a finished step run with everything it produced, atomically.
+
+        Args:
+            step_run: the row; its `inputs`/`outputs` become lineage edges.
+            artifacts: rows for newly written artifacts (keys as the `artifacts` table).
+            metrics: (name, value, step) triples logged by the step.
+            params: values logged with `log_param`.
+            cache_outputs: when given, {output: {"id", "m", "v"}} becomes the cache entry for
+                `step_run.cache_key` (the first writer of a key wins; later ones are identical).
+        """
+        conn = self.conn
+        now = time.time()
+        with conn.begin():
+            if artifacts:
+                conn.execute(self._insert_ignore(t.artifacts), list(artifacts))
+            conn.execute(t.step_runs.insert(), _step_row(step_run))
+            edges = [
+                {"step_run_id": step_run.id, "direction": "in", "name": k, "artifact_id": v}
+                for k, v in step_run.inputs.items()
+            ] + [
+                {"step_run_id": step_run.id, "direction": "out", "name": k, "artifact_id": v}
+                for k, v in step_run.outputs.items()
+            ]
+            if edges:
+                conn.execute(t.lineage.insert(), edges)
+            metric_rows = [
+                {
+                    "run_id": step_run.run_id,
+                    "step_run_id": step_run.id,
+                    "name": name,
+                    "value": value,
+                    "step": index,
+                    "logged_at": now,
+                }
+                for name, value, index in metrics
+            ]
+            if metric_rows:
+                conn.execute(t.metrics.insert(), metric_rows)
+            if params:
+                conn.execute(
+                    t.step_params.insert(),
+                    [
+                        {
+                            "step_run_id": step_run.id,
+                            "run_id": step_run.run_id,
+                            "name": k,
+                            "value": _dumps(v),
+                        }
+                        for k, v in params.items()
+                    ],
+                )
+            if cache_outputs is not None and step_run.cache_key is not None:
+                conn.execute(
+                    self._insert_ignore(t.cache_entries),
+                    {
+                        "key": step_run.cache_key,
+                        "step_run_id": step_run.id,
+                        "outputs": _dumps(cache_outputs),
+                        "created_at": now,
+                    },
+                )
+            if step_run.origin_id is not None:  # a cache hit carries its origin's metrics along
+                conn.execute(
+                    t.metrics.insert().from_select(
+                        ["run_id", "step_run_id", "name", "value", "step", "logged_at"],
+                        sa.select(
+                            sa.literal(step_run.run_id),
+                            sa.literal(step_run.id),
+                            t.metrics.c.name,
+                            t.metrics.c.value,
+                            t.metrics.c.step,
+                            t.metrics.c.logged_at,
+                        ).where(t.metrics.c.step_run_id == step_run.origin_id),
+                    )
+                )
+
+    # -- cache -----------------------------------------------------------------------------------
+
+    def cache_lookup(self, key: str) -> tuple[str, dict[str, dict[str, Any]]] | None:
+        """(origin step run id, {output: {"id", "m", "v"}}) for a cache key, or None."""
+        row = self.conn.execute(
+            sa.select(t.cache_entries.c.step_run_id, t.cache_entries.c.outputs).where(
+                t.cache_entries.c.key == key
+            )
+        ).first()
+        self.conn.commit()
+        return None if row is None else (row[0], json.loads(row[1]))
+
+    def forget_cache(self, key: str) -> None:
+        """Drop a cache entry whose artifacts turned out to be missing."""
+        with self.conn.begin():
+            self.conn.execute(t.cache_entries.delete().where(t.cache_entries.c.key == key))
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def _read(self, statement: Any) -> list[sa.Row]:
+        rows = self.conn.execute(statement).all()
+        self.conn.commit()
+        return rows
+
+    def resolve_run_id(self, prefix: str) -> str:
+        """The full id of the run whose id starts with `prefix` (or "latest")."""
+        if prefix == "latest":
+            rows = self._read(sa.select(t.runs.c.id).order_by(t.runs.c.started_at.desc()).limit(1))
+        else:
+            if not prefix or not all(c in "0123456789abcdef" for c in prefix):
+                raise NotFoundError(f"{prefix!r} is not a run id")
+            rows = self._read(sa.select(t.runs.c.id).where(t.runs.c.id.startswith(prefix)).limit(2))
+        if not rows:
+            raise NotFoundError(f"no run with id {prefix!r}")
+        if len(rows) > 1:
+            raise NotFoundError(f"run id prefix {prefix!r} is ambiguous; give more characters")
+        return rows[0][0]
+
+    def get_run(self, run_id: str) -> RunRecord:
+        rows = self._read(sa.select(t.runs).where(t.runs.c.id == run_id))
+        if not rows:
+            raise NotFoundError(f"no run with id {run_id!r}")
+        return _run_record(rows[0])
+
+    def list_runs(self, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]:
+        query = sa.select(t.runs).order_by(t.runs.c.started_at.desc()).limit(limit)
+        if pipeline is not None:
+            query = query.where(t.runs.c.pipeline == pipeline)
+        return [_run_record(row) for row in self._read(query)]
+
+    def step_runs(self, run_id: str) -> list[StepRunRecord]:
+        rows = self._read(
+            sa.select(t.step_runs)
+            .where(t.step_runs.c.run_id == run_id)
+            .order_by(t.step_runs.c.position)
+        )
+        edges = self._read(
+            sa.select(t.lineage)
+            .join(t.step_runs, t.step_runs.c.id == t.lineage.c.step_run_id)
+            .where(t.step_runs.c.run_id == run_id)
+        )
+        io: dict[str, dict[str, dict[str, str]]] = {}
+        for edge in edges:
+            io.setdefault(edge.step_run_id, {"in": {}, "out": {}})[edge.direction][edge.name] = (
+                edge.artifact_id
+            )
+        return [_step_record(row, io.get(row.id, {"in": {}, "out": {}})) for row in rows]
+
+    def metrics(self, run_id: str) -> list[MetricRecord]:
+        rows = self._read(
+            sa.select(t.metrics).where(t.metrics.c.run_id == run_id).order_by(t.metrics.c.id)
+        )
+        return [
+            MetricRecord(r.run_id, r.step_run_id, r.name, r.value, r.step, r.logged_at)
+            for r in rows
+        ]
+
+    def step_params(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """step run id → {param name: value} logged with `log_param`."""
+        result: dict[str, dict[str, Any]] = {}
+        for row in self._read(sa.select(t.step_params).where(t.step_params.c.run_id == run_id)):
+            result.setdefault(row.step_run_id, {})[row.name] = json.loads(row.value)
+        return result
+
+    def resolve_artifact_id(self, prefix: str) -> str:
+        if not prefix or not all(c in "0123456789abcdef" for c in prefix):
+            raise NotFoundError(f"{prefix!r} is not an artifact id")
+        rows = self._read(
+            sa.select(t.artifacts.c.id).where(t.artifacts.c.id.startswith(prefix)).limit(2)
+        )
+        if not rows:
+            raise NotFoundError(f"no artifact with id {prefix!r}")
+        if len(rows) > 1:
+            raise NotFoundError(f"artifact id prefix {prefix!r} is ambiguous; give more characters")
+        return rows[0][0]
+
+    def get_artifact(self, artifact_id: str) -> ArtifactRecord:
+        rows = self._read(sa.select(t.artifacts).where(t.artifacts.c.id == artifact_id))
+        if not rows:
+            raise NotFoundError(f"no artifact with id {artifact_id!r}")
+        r = rows[0]
+        return ArtifactRecord(
+            id=r.id,
+            type_name=r.type_name,
+            materializer=r.materializer,
+            materializer_version=r.materializer_version,
+            safe=bool(r.safe),
+            size=r.size,
+            uri=r.uri,
+            summary=json.loads(r.summary),
+            producer_id=r.producer_id,
+            created_at=r.created_at,
+        )
+
+    def edges(
+        self, artifact_id: str | None = None, step_run_id: str | None = None
+    ) -> list[LineageEdge]:
+        """Lineage edges touching an artifact or a step run."""
+        query = sa.select(t.lineage, t.step_runs.c.run_id, t.step_runs.c.node).join(
+            t.step_runs, t.step_runs.c.id == t.lineage.c.step_run_id
+        )
+        if artifact_id is not None:
+            query = query.where(t.lineage.c.artifact_id == artifact_id)
+        if step_run_id is not None:
+            query = query.where(t.lineage.c.step_run_id == step_run_id)
+        return [
+            LineageEdge(r.step_run_id, r.run_id, r.node, r.direction, r.name, r.artifact_id)
+            for r in self._read(query.order_by(t.step_runs.c.started_at))
+        ]
+
+    def get_step_run(self, step_run_id: str) -> StepRunRecord:
+        rows = self._read(sa.select(t.step_runs).where(t.step_runs.c.id == step_run_id))
+        if not rows:
+            raise NotFoundError(f"no step run with id {step_run_id!r}")
+        io: dict[str, dict[str, str]] = {"in": {}, "out": {}}
+        for edge in self.edges(step_run_id=step_run_id):
+            io[edge.direction][edge.name] = edge.artifact_id
+        return _step_record(rows[0], io)
+
+
+def _engine(url: str) -> sa.Engine:
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as err:
+        raise MetadataError(f"invalid database URL {url!r}: {err}") from None
+    if parsed.get_backend_name() != "sqlite":
+        try:
+            return sa.create_engine(parsed, pool_pre_ping=True)
+        except (ImportError, sa.exc.ArgumentError) as err:
+            raise MetadataError(
+                f"cannot use {parsed.render_as_string(hide_password=True)}: {err} "
+                "(for PostgreSQL: pip install 'conveyor[postgres]')"
+            ) from None
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(parsed, connect_args={"timeout": 60})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # let "begin" below issue the BEGIN
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _pipeline_id(name: str, version: str) -> str:
+    from conveyor.core.hashing import digest
+
+    return digest(name.encode(), version.encode())
+
+
+def _run_row(run: RunRecord) -> dict[str, Any]:
+    row = {f: getattr(run, f) for f in (c.name for c in t.runs.columns)}
+    row["params"] = _dumps(run.params)
+    row["packages"] = _dumps(run.packages)
+    row["outputs"] = _dumps(run.outputs)
+    return row
+
+
+def _run_record(row: sa.Row) -> RunRecord:
+    data = dict(row._mapping)
+    data["params"] = json.loads(data["params"])
+    data["packages"] = json.loads(data["packages"] or "{}")
+    data["outputs"] = json.loads(data["outputs"] or "{}")
+    data["cache"] = bool(data["cache"])
+    return RunRecord(**data)
+
+
+def _step_row(step: StepRunRecord) -> dict[str, Any]:
+    row = {c.name: getattr(step, c.name, None) for c in t.step_runs.columns}
+    row["node"] = step.name
+    return row
+
+
+def _step_record(row: sa.Row, io: Mapping[str, dict[str, str]]) -> StepRunRecord:
+    data = dict(row._mapping)
+    data["name"] = data.pop("node")
+    data["cached"] = bool(data["cached"])
+    return StepRunRecord(**data, inputs=dict(io["in"]), outputs=dict(io["out"]))

@@ -1,0 +1,88 @@
+"""Capture what a step prints, per step, while still showing it.
+
+`sys.stdout`/`sys.stderr` are replaced, for the length of a run, by routers that append to the
+buffer of the step running in the current context (a contextvar, so threads stay apart) and echo
+to the stream that was there before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import io
+import sys
+from collections.abc import Iterator
+from typing import TextIO
+
+__all__ = ["StepOutput", "capture_step", "routed_output"]
+
+#: Captured output kept per stream and step; the tail is kept when a step prints more.
+MAX_CAPTURE = 1_000_000
+
+
+class StepOutput:
+    def __init__(self) -> None:
+        self.stdout = io.StringIO()
+        self.stderr = io.StringIO()
+
+    @staticmethod
+    def _tail(buffer: io.StringIO) -> str:
+        text = buffer.getvalue()
+        return text if len(text) <= MAX_CAPTURE else "…(truncated)\n" + text[-MAX_CAPTURE:]
+
+    def text(self) -> tuple[str, str]:
+        return self._tail(self.stdout), self._tail(self.stderr)
+
+
+_CURRENT: contextvars.ContextVar[StepOutput | None] = contextvars.ContextVar(
+    "conveyor_output", default=None
+)
+
+
+class _Router(io.TextIOBase):
+    def __init__(self, echo: TextIO, which: str) -> None:
+        self._echo = echo
+        self._which = which
+
+    def write(self, text: str) -> int:
+        captured = _CURRENT.get()
+        if captured is not None:
+            getattr(captured, self._which).write(text)
+        return self._echo.write(text)
+
+    def flush(self) -> None:
+        self._echo.flush()
+
+    def isatty(self) -> bool:
+        return self._echo.isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._echo, "encoding", "utf-8")
+
+    def fileno(self) -> int:
+        return self._echo.fileno()
+
+
+@contextlib.contextmanager
+def routed_output() -> Iterator[None]:
+    """Install the routers for the duration of a run (nested runs reuse the outer routers)."""
+    if isinstance(sys.stdout, _Router):
+        yield
+        return
+    old_out, old_err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Router(old_out, "stdout"), _Router(old_err, "stderr")
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = old_out, old_err
+
+
+@contextlib.contextmanager
+def capture_step() -> Iterator[StepOutput]:
+    output = StepOutput()
+    token = _CURRENT.set(output)
+    try:
+        yield output
+    finally:
+        _CURRENT.reset(token)

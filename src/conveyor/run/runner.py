@@ -1,0 +1,394 @@
+"""The runner: walks the graph, resolves cache hits, hands the rest to an executor, records results.
+
+Orchestration only: what a step does is `run.task.Task`, how bytes are stored is `artifacts`, how
+facts are stored is `metadata`. A step whose upstream failed is recorded `skipped`; independent
+branches keep running so the next run can reuse as much as possible.
+"""
+
+from __future__ import annotations
+
+import collections
+import graphlib
+import inspect
+import time
+import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from pathlib import Path
+from typing import Any
+
+from conveyor.artifacts.values import load_value
+from conveyor.config import Settings
+from conveyor.core.fingerprint import cache_key, code_fingerprint
+from conveyor.core.graph import Collection, Graph, Input, Literal, Node, Ref
+from conveyor.core.hashing import digest, hash_value
+from conveyor.metadata.records import RunRecord, StepRunRecord
+from conveyor.run.capture import routed_output
+from conveyor.run.environment import capture_environment
+from conveyor.run.events import RunObserver
+from conveyor.run.executors.base import Executor
+from conveyor.run.executors.local import LocalExecutor
+from conveyor.run.task import Stored, Task, TaskResult
+from conveyor.run.views import Run
+from conveyor.run.workspace import Workspace, open_workspace
+
+__all__ = ["Runner", "run_pipeline"]
+
+_OutputKey = tuple[str, str]  # (node, output)
+
+
+def run_pipeline(
+    pipeline: Any,
+    params: dict[str, Any],
+    *,
+    cache: bool = True,
+    trust: bool | None = None,
+    settings: Settings | None = None,
+    observer: RunObserver | None = None,
+    executor: Executor | None = None,
+) -> Run:
+    """Trace `pipeline` with `params` (raising before anything runs if invalid), then run it."""
+    graph = pipeline.trace(**params)
+    workspace = open_workspace(settings)
+    try:
+        source = Path(inspect.getsourcefile(pipeline.fn) or "")
+    except TypeError:
+        source = None
+    runner = Runner(
+        graph,
+        workspace,
+        cache=cache,
+        trust=workspace.settings.trust_pickle if trust is None else trust,
+        observer=observer or RunObserver(),
+        executor=executor or LocalExecutor(),
+    )
+    return runner.run(source)
+
+
+class Runner:
+    """Runs one graph once. Create a new Runner per run."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        workspace: Workspace,
+        *,
+        cache: bool,
+        trust: bool,
+        observer: RunObserver,
+        executor: Executor,
+    ) -> None:
+        self.graph = graph
+        self.ws = workspace
+        self.cache = cache
+        self.trust = trust
+        self.observer = observer
+        self.executor = executor
+        self.run_id = uuid.uuid4().hex
+        self._mat_digest = workspace.materializers.digest()
+        self._position = {name: i for i, name in enumerate(graph.nodes)}
+        self._stored: dict[_OutputKey, Stored] = {}
+        self._values: dict[_OutputKey, Any] = {}
+        self._status: dict[str, str] = {}
+        self._records: dict[str, StepRunRecord] = {}
+        self._keys: dict[str, str] = {}
+        self._consumers = collections.Counter(
+            up for node in graph.nodes.values() for up in node.upstream
+        )
+        self._kept = {(ref.node, ref.output) for ref in graph.outputs.values()}
+
+    # -- the run -----------------------------------------------------------------------------------
+
+    def run(self, source: Path | None) -> Run:
+        env = capture_environment(source)
+        record = RunRecord(
+            id=self.run_id,
+            pipeline=self.graph.pipeline,
+            pipeline_version=self.graph.version(),
+            status="running",
+            params=_json_params(self.graph.params),
+            cache=self.cache,
+            started_at=time.time(),
+            source_file=str(source) if source else None,
+            **env,
+        )
+        meta = self.ws.metadata
+        meta.start_run(record)
+        self.observer.run_started(record, self.graph)
+        try:
+            with routed_output():
+                self._execute()
+        except BaseException:
+            meta.finish_run(self.run_id, "interrupted", time.time(), "interrupted")
+            raise
+        finally:
+            self.executor.shutdown()
+        failed = [r for r in self._records.values() if r.status == "failed"]
+        error = None
+        if failed:
+            first = min(failed, key=lambda r: r.position)
+            line = (first.error_message or "").strip().splitlines()[:1]
+            error = f"step {first.name!r} failed: {first.error_type}: {line[0] if line else ''}"
+        ended = time.time()
+        status = "failed" if failed else "succeeded"
+        outputs = {
+            name: self._stored[(ref.node, ref.output)].artifact_id
+            for name, ref in self.graph.outputs.items()
+            if (ref.node, ref.output) in self._stored
+        }
+        meta.finish_run(self.run_id, status, ended, error, outputs)
+        final = RunRecord(
+            **{
+                **record.__dict__,
+                "status": status,
+                "ended_at": ended,
+                "duration_s": ended - record.started_at,
+                "error": error,
+                "outputs": outputs,
+            }
+        )
+        self.observer.run_finished(final)
+        in_memory = {
+            self._stored[key].artifact_id: value
+            for key, value in self._values.items()
+            if key in self._stored
+        }
+        steps = tuple(sorted(self._records.values(), key=lambda r: r.position))
+        return Run(final, steps, outputs, _loader(self.ws, self.trust, in_memory))
+
+    def _execute(self) -> None:
+        sorter = graphlib.TopologicalSorter({n.name: n.upstream for n in self.graph.nodes.values()})
+        sorter.prepare()
+        ready: collections.deque[str] = collections.deque()
+        pending: dict[Future[TaskResult], str] = {}
+        while sorter.is_active():
+            ready.extend(sorted(sorter.get_ready(), key=self._position.__getitem__))
+            while ready and self.executor.can_submit():
+                name = ready.popleft()
+                future = self._start(self.graph.nodes[name])
+                if future is None:
+                    sorter.done(name)
+                else:
+                    pending[future] = name
+            if not pending:
+                continue
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: self._position[pending[f]]):
+                name = pending.pop(future)
+                self._finish(self.graph.nodes[name], future.result())
+                sorter.done(name)
+
+    # -- one node --------------------------------------------------------------------------------
+
+    def _start(self, node: Node) -> Future[TaskResult] | None:
+        """Skip, serve from cache, or submit `node`. Returns a future only when submitted."""
+        blocked = sorted(up for up in node.upstream if self._status.get(up) != "succeeded")
+        if blocked:
+            self._record(
+                node, "skipped", error=("Skipped", f"upstream step {blocked[0]!r} did not succeed")
+            )
+            return None
+        key_inputs = {arg: self._key_of(src) for arg, src in node.inputs}
+        key = self._keys[node.name] = cache_key(
+            _step_fingerprint(node), key_inputs, self._mat_digest
+        )
+        if self.cache and node.step.cache and self._serve_from_cache(node, key):
+            return None
+        self.observer.step_started(node.name)
+        task = Task(
+            run_id=self.run_id,
+            node=node,
+            inputs={arg: self._value_of(src) for arg, src in node.inputs},
+            store=self.ws.artifacts,
+            registry=self.ws.materializers,
+            trust=self.trust,
+        )
+        return self.executor.submit(task)
+
+    def _serve_from_cache(self, node: Node, key: str) -> bool:
+        meta = self.ws.metadata
+        hit = meta.cache_lookup(key)
+        if hit is None:
+            return False
+        origin, outputs = hit
+        if set(outputs) != set(node.step.outputs) or not all(
+            self.ws.artifacts.exists(o["id"]) for o in outputs.values()
+        ):
+            meta.forget_cache(key)  # bytes gone (gc, manual delete): recompute, never serve stale
+            return False
+        for name, out in outputs.items():
+            self._stored[(node.name, name)] = Stored(out["id"], out["m"], out["v"])
+        self._record(node, "succeeded", cached=True, origin_id=origin)
+        return True
+
+    def _finish(self, node: Node, result: TaskResult) -> None:
+        if result.status == "succeeded":
+            for name, saved in result.saved.items():
+                self._stored[(node.name, name)] = Stored(
+                    saved.id, saved.materializer, saved.materializer_version
+                )
+                if self.executor.in_process:
+                    self._values[(node.name, name)] = result.outputs[name]
+        self._record(node, result.status, result=result)
+        for up in node.upstream:
+            self._consumers[up] -= 1
+            if self._consumers[up] <= 0:
+                for output in self.graph.nodes[up].step.outputs:
+                    if (up, output) not in self._kept:
+                        self._values.pop((up, output), None)
+
+    def _record(
+        self,
+        node: Node,
+        status: str,
+        *,
+        cached: bool = False,
+        origin_id: str | None = None,
+        result: TaskResult | None = None,
+        error: tuple[str, str] | None = None,
+    ) -> None:
+        step_run_id = uuid.uuid4().hex
+        inputs = {
+            label: stored.artifact_id
+            for arg, src in node.inputs
+            for label, stored in self._stored_inputs(arg, src)
+        }
+        outputs = {
+            out: self._stored[(node.name, out)].artifact_id
+            for out in node.step.outputs
+            if status == "succeeded" and (node.name, out) in self._stored
+        }
+        now = time.time()
+        fn = node.step.fn
+        record = StepRunRecord(
+            id=step_run_id,
+            run_id=self.run_id,
+            name=node.name,
+            step=f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', node.step.name)}",
+            position=self._position[node.name],
+            status=status,
+            cached=cached,
+            cache_key=self._keys.get(node.name),
+            origin_id=origin_id,
+            started_at=result.started_at if result else now,
+            ended_at=result.ended_at if result else now,
+            duration_s=result.duration_s if result else 0.0,
+            attempts=result.attempts if result else 0,
+            error_type=result.error_type if result else (error[0] if error else None),
+            error_message=result.error_message if result else (error[1] if error else None),
+            traceback=result.traceback if result else None,
+            stdout=result.stdout if result else None,
+            stderr=result.stderr if result else None,
+            inputs=inputs,
+            outputs=outputs,
+        )
+        artifacts: list[dict[str, Any]] = []
+        cache_outputs = None
+        if result is not None and result.status == "succeeded":
+            artifacts = [
+                {
+                    "id": s.id,
+                    "type_name": s.type_name,
+                    "materializer": s.materializer,
+                    "materializer_version": s.materializer_version,
+                    "safe": s.safe,
+                    "size": s.size,
+                    "uri": s.uri,
+                    "summary": _summary_json(s.summary),
+                    "producer_id": step_run_id,
+                    "created_at": now,
+                }
+                for s in result.saved.values()
+            ]
+            if node.step.cache:
+                cache_outputs = {
+                    name: {"id": s.id, "m": s.materializer, "v": s.materializer_version}
+                    for name, s in result.saved.items()
+                }
+        self.ws.metadata.record_step(
+            record,
+            artifacts=artifacts,
+            metrics=result.metrics if result else (),
+            params=result.params if result else None,
+            cache_outputs=cache_outputs,
+        )
+        self._status[node.name] = status
+        self._records[node.name] = record
+        self.observer.step_finished(record)
+
+    # -- inputs ----------------------------------------------------------------------------------
+
+    def _key_of(self, source: Input) -> Any:
+        if isinstance(source, Ref):
+            return self._stored[(source.node, source.output)].artifact_id
+        if isinstance(source, Collection):
+            return [source.kind, [[k, self._key_of(v)] for k, v in source.items]]
+        return ["literal", hash_value(source.value)]
+
+    def _value_of(self, source: Input) -> Any:
+        if isinstance(source, Ref):
+            key = (source.node, source.output)
+            return self._values[key] if key in self._values else self._stored[key]
+        if isinstance(source, Collection):
+            items = [(k, self._value_of(v)) for k, v in source.items]
+            if source.kind == "dict":
+                return dict(items)
+            values = [v for _, v in items]
+            return tuple(values) if source.kind == "tuple" else values
+        assert isinstance(source, Literal)
+        return source.value
+
+    def _stored_inputs(self, arg: str, source: Input) -> list[tuple[str, Stored]]:
+        if isinstance(source, Ref):
+            key = (source.node, source.output)
+            return [(arg, self._stored[key])] if key in self._stored else []
+        if isinstance(source, Collection):
+            found = []
+            for k, item in source.items:
+                found += self._stored_inputs(f"{arg}[{k}]", item)
+            return found
+        return []
+
+
+_FINGERPRINTS: dict[Any, str] = {}
+
+
+def _step_fingerprint(node: Node) -> str:
+    step = node.step
+    found = _FINGERPRINTS.get(step)
+    if found is None:
+        found = _FINGERPRINTS[step] = digest(
+            code_fingerprint(step.fn).encode(), ",".join(step.outputs).encode()
+        )
+    return found
+
+
+def _json_params(params: Any) -> dict[str, Any]:
+    from conveyor.core.hashing import canonical
+
+    return {
+        k: v if isinstance(v, (str, int, float, bool, type(None))) else canonical(v)
+        for k, v in params.items()
+    }
+
+
+def _summary_json(summary: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(summary, default=str, allow_nan=True)
+
+
+def _loader(ws: Workspace, trust: bool, in_memory: dict[str, Any]) -> Any:
+    def load(artifact_id: str) -> Any:
+        if artifact_id in in_memory:
+            return in_memory[artifact_id]
+        rec = ws.metadata.get_artifact(artifact_id)
+        return load_value(
+            rec.id,
+            rec.materializer,
+            rec.materializer_version,
+            ws.artifacts,
+            ws.materializers,
+            trust=trust,
+        )
+
+    return load
