@@ -210,8 +210,9 @@ class SkopsMaterializer(Materializer):
         refused = [t for t in untrusted if not t.startswith(self.trusted_modules)]
         if refused and not trust:
             raise UnsafeArtifactError(
-                f"the model contains types outside the trusted modules {list(self.trusted_modules)}: "
-                f"{refused}; load it with trust=True (--trust) if you trust its source"
+                f"the model contains types outside the trusted modules "
+                f"{list(self.trusted_modules)}: {refused}; load it with trust=True (--trust) "
+                "if you trust its source"
             )
         return skops.io.loads(data, trusted=untrusted)
 
@@ -244,9 +245,9 @@ class CloudpickleMaterializer(Materializer):
     def load(self, data: bytes, *, trust: bool = False) -> Any:
         if not trust:
             raise UnsafeArtifactError(
-                "it was stored with cloudpickle, and unpickling runs arbitrary code; load it with "
-                "trust=True (CLI: --trust, config: trust_pickle = true) if you trust its source, or "
-                "register a materializer for its type"
+                "it was stored with cloudpickle, and unpickling runs arbitrary code; load it "
+                "with trust=True (CLI: --trust, config: trust_pickle = true) if you trust its "
+                "source, or register a materializer for its type"
             )
         import cloudpickle
 

@@ -156,7 +156,8 @@ class ArtifactStore:
         if artifact_id(encoding, data) != artifact:
             raise ArtifactCorruptedError(
                 f"artifact {artifact[:12]}: the bytes at {self._backend.uri(key)} do not match "
-                "its content hash (corrupted or modified); re-run the producing step with --no-cache"
+                "its content hash (corrupted or modified); re-run the producing step "
+                "with --no-cache"
             )
         return data
 

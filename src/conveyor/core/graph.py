@@ -6,7 +6,7 @@ import dataclasses
 import graphlib
 import types
 from collections.abc import Iterator, Mapping
-from typing import Any, Union
+from typing import Any
 
 from conveyor.core.fingerprint import code_fingerprint
 from conveyor.core.hashing import canonical_json, digest
@@ -71,7 +71,7 @@ class Collection:
                 yield item
 
 
-Input = Union[Ref, Literal, Collection]
+Input = Ref | Literal | Collection
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,7 +24,7 @@ __all__ = ["canonical", "canonical_json", "digest", "hash_value"]
 
 
 def digest(*parts: bytes) -> str:
-    """Hex blake3 digest of the given byte strings, each length-prefixed so parts cannot run together."""
+    """Hex blake3 digest of byte strings, each length-prefixed so parts cannot run together."""
     hasher = blake3.blake3()
     for part in parts:
         hasher.update(len(part).to_bytes(8, "little"))
@@ -46,7 +46,7 @@ def hash_value(value: Any) -> str:
 
 @functools.singledispatch
 def canonical(value: Any) -> Any:
-    """Reduce `value` to JSON-able data that identifies it; the fallback tries lazy registrations."""
+    """Reduce `value` to JSON-able data that identifies it; unknown types try lazy handlers."""
     for cls in type(value).__mro__:
         handler = _LAZY.get(f"{cls.__module__}.{cls.__qualname__}")
         if handler is not None:

@@ -1,4 +1,4 @@
-"""The metadata tables (SQLAlchemy Core). Alembic migrations in `migrations/` create and change them.
+"""The metadata tables (SQLAlchemy Core); Alembic migrations in `migrations/` create them.
 
 Times are UNIX epoch seconds (float): portable across SQLite and PostgreSQL, cheap to compare,
 and shown in local time by the CLI and UI. JSON-valued columns hold canonical JSON text.

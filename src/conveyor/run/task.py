@@ -146,7 +146,8 @@ class Task:
         if isinstance(returned, Mapping):
             if set(returned) != set(names):
                 raise _StepError(
-                    f"returned a dict with keys {sorted(returned)} but declares outputs {list(names)}"
+                    f"returned a dict with keys {sorted(returned)} "
+                    f"but declares outputs {list(names)}"
                 )
             return {name: returned[name] for name in names}
         if isinstance(returned, (tuple, list)) and len(returned) == len(names):

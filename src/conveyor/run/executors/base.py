@@ -15,7 +15,7 @@ class Executor(Protocol):
     """Runs tasks. The runner submits only while `can_submit()` and waits on the futures."""
 
     def submit(self, task: Task) -> Future[TaskResult]:
-        """Start `task`; the future resolves to its result (a failed step is a result, not an error)."""
+        """Start `task`; the future resolves to its result (a failed step is a result)."""
         ...
 
     def can_submit(self) -> bool:
