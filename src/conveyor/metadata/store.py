@@ -39,11 +39,18 @@ def _dumps(value: Any) -> str:
 class MetadataStore:
     """Runs, step runs, artifacts, lineage, metrics and params in one SQL database."""
 
-    def __init__(self, url: str, *, create: bool = True) -> None:
+    def __init__(self, url: str, *, create: bool = True, check_schema: bool = True) -> None:
+        """Open the database at `url`.
+
+        Args:
+            create: build the schema when the database is empty.
+            check_schema: refuse a database at another schema revision (off for `db upgrade`).
+        """
         self.url = url
         self.engine = _engine(url)
         self._conn: sa.Connection | None = None
-        self._ensure_schema(create)
+        if check_schema:
+            self._ensure_schema(create)
 
     # -- connection and schema ------------------------------------------------------------------
 

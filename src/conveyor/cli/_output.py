@@ -1,0 +1,100 @@
+"""Shared output helpers: consoles, JSON, times, and turning errors into exit codes."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from conveyor.exceptions import (
+    ConfigError,
+    ConveyorError,
+    GraphError,
+    MetadataError,
+    NotFoundError,
+    ParameterError,
+    PipelineLoadError,
+)
+
+__all__ = ["EXIT_FAILED", "EXIT_USAGE", "err", "fail", "out", "print_json", "reported_errors"]
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+_USAGE_ERRORS = (ParameterError, GraphError, PipelineLoadError, NotFoundError, ConfigError)
+
+
+def print_json(value: Any) -> None:
+    """Write `value` as JSON to stdout (plain, never styled)."""
+    sys.stdout.write(json.dumps(value, indent=2, default=str, allow_nan=True) + "\n")
+    sys.stdout.flush()
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn Conveyor errors into one readable line and an exit code (2 usage, 1 otherwise)."""
+    try:
+        yield
+    except _USAGE_ERRORS as error:
+        raise fail(_escape(str(error)), EXIT_USAGE) from None
+    except (MetadataError, ConveyorError) as error:
+        raise fail(_escape(str(error)), EXIT_FAILED) from None
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def when(epoch: float | None) -> str:
+    if epoch is None:
+        return "-"
+    return dt.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 120:
+        return f"{value:.2f} s"
+    return f"{value / 60:.1f} min"
+
+
+def size(value: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value} B"
+
+
+STATUS_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "skipped": "yellow",
+    "running": "cyan",
+    "interrupted": "magenta",
+}
+
+
+def status(text: str, cached: bool = False) -> str:
+    label = "cached" if cached else text
+    style = "blue" if cached else STATUS_STYLE.get(text, "white")
+    return f"[{style}]{label}[/]"
