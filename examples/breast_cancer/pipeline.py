@@ -68,6 +68,6 @@ def evaluate(model: LogisticRegression, x_test: np.ndarray, test: pd.DataFrame) 
 def training(C: float = 1.0, test_size: float = 0.25, seed: int = 0):
     """From raw data to an evaluated model."""
     train, test = split(load(), test_size=test_size, seed=seed)
-    scaler, x_train, x_test = scale(train, test)
+    _scaler, x_train, x_test = scale(train, test)
     model = fit(x_train, train, C=C)
     return {"model": model, "scores": evaluate(model, x_test, test)}

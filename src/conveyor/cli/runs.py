@@ -56,7 +56,7 @@ def show(
     run_id: Annotated[str, typer.Argument(help="Run id, unique prefix, or 'latest'.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show a run: parameters, environment, steps, metrics, and for failures the traceback and output.
+    """Show a run: params, environment, steps, metrics; for failures the traceback and output.
 
     Example: conveyor runs show latest
     """
@@ -138,7 +138,8 @@ def _print_run(record: Any, steps: list[Any], metrics: list[Any], names: dict[st
         if s.status != "failed":
             continue
         out.print(
-            f"\n[bold red]step {escape(s.name)} failed[/]: {escape(s.error_type or '')}: {escape(s.error_message or '')}"
+            f"\n[bold red]step {escape(s.name)} failed[/]: "
+            f"{escape(s.error_type or '')}: {escape(s.error_message or '')}"
         )
         if s.traceback:
             out.print(escape(s.traceback.rstrip()), markup=True)
