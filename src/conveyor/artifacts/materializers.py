@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from conveyor.core.hashing import canonical_json, digest
+from conveyor.core.lazytypes import matches
 from conveyor.exceptions import MaterializerError, UnsafeArtifactError
 
 __all__ = [
@@ -258,28 +259,31 @@ class CloudpickleMaterializer(Materializer):
 
 
 class MaterializerRegistry:
-    """Type (by qualified name) → materializers to try, most specific type first."""
+    """Type → materializers to try, most specific type first.
+
+    Types are classes or dotted paths ("pandas.DataFrame"); a path is resolved only once its
+    package is imported, so registering built-ins costs no imports.
+    """
 
     def __init__(self) -> None:
-        self._by_type: dict[str, list[Materializer]] = {}
+        self._by_type: dict[type | str, list[Materializer]] = {}
         self._by_name: dict[str, Materializer] = {}
         self._fallback: Materializer = CloudpickleMaterializer()
         self._by_name[self._fallback.name] = self._fallback
         self._resolved: dict[type, tuple[Materializer, ...]] = {}
 
     def register(self, type_: type | str, materializer: Materializer) -> None:
-        """Use `materializer` for `type_` (a class or "module.QualName") and its subclasses."""
+        """Use `materializer` for `type_` (a class or "package.Class") and its subclasses."""
         if not isinstance(materializer, Materializer):
             raise MaterializerError(f"{materializer!r} is not a conveyor Materializer")
         if not getattr(materializer, "name", None):
             raise MaterializerError(f"{type(materializer).__name__} has no name")
-        key = type_ if isinstance(type_, str) else f"{type_.__module__}.{type_.__qualname__}"
         existing = self._by_name.get(materializer.name)
         if existing is not None and type(existing) is not type(materializer):
             raise MaterializerError(
                 f"a different materializer is already named {materializer.name!r}"
             )
-        self._by_type.setdefault(key, []).insert(0, materializer)
+        self._by_type.setdefault(type_, []).insert(0, materializer)
         self._by_name[materializer.name] = materializer
         self._resolved.clear()
 
@@ -288,11 +292,18 @@ class MaterializerRegistry:
         cls = type(value)
         found = self._resolved.get(cls)
         if found is None:
+            ranked: list[tuple[int, int, Materializer]] = []
+            for order, (key, mats) in enumerate(self._by_type.items()):
+                if isinstance(key, str):
+                    depth = matches(cls, key)
+                else:
+                    depth = cls.__mro__.index(key) if key in cls.__mro__ else None
+                if depth is not None:
+                    ranked += [(depth, -order, mat) for mat in mats]
             chain: list[Materializer] = []
-            for klass in cls.__mro__:
-                for mat in self._by_type.get(f"{klass.__module__}.{klass.__qualname__}", ()):
-                    if mat not in chain:
-                        chain.append(mat)
+            for _, _, mat in sorted(ranked, key=lambda item: item[:2]):
+                if mat not in chain:
+                    chain.append(mat)
             chain.append(self._fallback)
             found = self._resolved[cls] = tuple(chain)
         return found
@@ -322,8 +333,8 @@ def _builtin_registry(
     registry.register("builtins.bytes", raw)
     registry.register("builtins.bytearray", raw)
     registry.register("numpy.ndarray", NumpyMaterializer())
-    registry.register("pandas.core.frame.DataFrame", ParquetMaterializer())
-    registry.register("pandas.core.series.Series", SeriesParquetMaterializer())
+    registry.register("pandas.DataFrame", ParquetMaterializer())
+    registry.register("pandas.Series", SeriesParquetMaterializer())
     registry.register("sklearn.base.BaseEstimator", SkopsMaterializer(trusted_modules))
     return registry
 

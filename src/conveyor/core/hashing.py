@@ -20,6 +20,8 @@ from typing import Any
 
 import blake3
 
+from conveyor.core.lazytypes import resolve
+
 __all__ = ["canonical", "canonical_json", "digest", "hash_value"]
 
 
@@ -47,10 +49,10 @@ def hash_value(value: Any) -> str:
 @functools.singledispatch
 def canonical(value: Any) -> Any:
     """Reduce `value` to JSON-able data that identifies it; unknown types try lazy handlers."""
-    for cls in type(value).__mro__:
-        handler = _LAZY.get(f"{cls.__module__}.{cls.__qualname__}")
-        if handler is not None:
-            canonical.register(cls, handler)
+    for path, handler in _LAZY.items():
+        target = resolve(path)
+        if target is not None and isinstance(value, target):
+            canonical.register(target, handler)
             return handler(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
@@ -161,6 +163,6 @@ def _series(value: Any) -> Any:
 _LAZY: dict[str, Callable[[Any], Any]] = {
     "numpy.ndarray": _ndarray,
     "numpy.generic": _numpy_scalar,
-    "pandas.core.frame.DataFrame": _dataframe,
-    "pandas.core.series.Series": _series,
+    "pandas.DataFrame": _dataframe,
+    "pandas.Series": _series,
 }
