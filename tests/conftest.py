@@ -82,3 +82,37 @@ def fan_out_fan_in() -> cv.Pipeline:
         return _total([_inc(x + i) for i in range(n)])
 
     return fan_out_fan_in
+
+
+# -- metadata backends ---------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A SQLAlchemy URL of an empty metadata database: a SQLite file, or a fresh PG database.
+
+    The PostgreSQL server is the one CI starts (override with CONVEYOR_TEST_POSTGRES); when it is
+    unreachable the test fails rather than skips, so a broken CI service cannot go unnoticed.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'metadata.db'}"
+        return
+    import os
+    import uuid
+
+    import psycopg
+    import sqlalchemy as sa
+
+    admin_url = os.environ.get(
+        "CONVEYOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+    )
+    name = f"conveyor_test_{uuid.uuid4().hex[:20]}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(admin_url).set(drivername="postgresql+psycopg", database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        close_workspaces()  # release pooled connections before the database goes away
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
