@@ -140,9 +140,3 @@ def test_steps_are_frozen() -> None:
     with pytest.raises(AttributeError):
         s.retries = 4  # type: ignore[misc]
 
-
-def test_defining_a_step_registers_nothing_globally() -> None:
-    from conveyor.core import _tracing
-
-    cv.step(scale)
-    assert _tracing.current() is None
