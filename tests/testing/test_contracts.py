@@ -61,3 +61,42 @@ def test_contract_catches_an_unsafe_materializer_that_loads_untrusted() -> None:
 def test_local_store_and_local_executor_keep_their_contracts() -> None:
     check_store(ArtifactStore)
     check_executor(LocalExecutor)
+
+
+SKOPS_SCRIPT = """
+import hashlib, numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from conveyor.artifacts.materializers import SkopsMaterializer
+padding = [np.zeros(i + 1) for i in range({n})]  # shift memory addresses between processes
+rng = np.random.default_rng(0)
+model = make_pipeline(StandardScaler(), LogisticRegression()).fit(rng.random((30, 3)), [0, 1] * 15)
+print(hashlib.sha256(SkopsMaterializer().save(model)).hexdigest())
+"""
+
+
+def test_skops_models_keep_the_contract_and_have_reproducible_bytes() -> None:
+    import subprocess
+    import sys
+
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(1)
+    x = rng.random((20, 2))
+    model = LogisticRegression().fit(x, [0, 1] * 10)
+    check_materializer(
+        m.SkopsMaterializer(),
+        model,
+        lambda a, b: np.array_equal(a.predict_proba(x), b.predict_proba(x)),
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", SKOPS_SCRIPT.format(n=n)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for n in (1, 40)
+    }
+    assert len(digests) == 1, "the same model must serialize to the same bytes in every process"

@@ -200,9 +200,10 @@ class SkopsMaterializer(Materializer):
         import skops.io
 
         try:
-            return skops.io.dumps(value)
+            data = skops.io.dumps(value)
         except Exception as err:  # skops refuses what it cannot audit; fall back to the next
             raise MaterializerError(f"skops cannot save {type(value).__name__}: {err}") from err
+        return _stable_zip(data)
 
     def load(self, data: bytes, *, trust: bool = False) -> Any:
         import skops.io
@@ -225,6 +226,55 @@ class SkopsMaterializer(Materializer):
             "estimator": f"{type(value).__module__}.{type(value).__qualname__}",
             "params": params,
         }
+
+
+def _stable_zip(data: bytes) -> bytes:
+    """Make a skops archive byte-for-byte reproducible, so equal models get equal ids.
+
+    skops names objects and array files after `id()` (memory addresses) and stamps zip entries
+    with the current time. Renumber the ids in order of first appearance, consistently in
+    `schema.json` and in the file names, and fix the timestamps.
+    """
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        members = {info.filename: (info, src.read(info.filename)) for info in src.infolist()}
+    schema = json.loads(members["schema.json"][1])
+    numbers: dict[int, int] = {}
+
+    def renumber(value: int) -> int:
+        return numbers.setdefault(value, len(numbers) + 1)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            result = {}
+            for key, item in node.items():
+                if key == "__id__" and isinstance(item, int):
+                    result[key] = renumber(item)
+                elif key == "file" and isinstance(item, str) and re.fullmatch(r"\d+\.npy", item):
+                    result[key] = f"{renumber(int(item[:-4]))}.npy"
+                else:
+                    result[key] = walk(item)
+            return result
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    stable = walk(schema)
+    renamed = {"schema.json": json.dumps(stable, indent=2).encode()}
+    for name, (_, content) in members.items():
+        match = re.fullmatch(r"(\d+)\.npy", name)
+        if match:
+            renamed[f"{renumber(int(match.group(1)))}.npy"] = content
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for name in sorted(renamed):
+            info, _ = members.get(name, members["schema.json"])
+            entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = info.compress_type
+            dst.writestr(entry, renamed[name])
+    return out.getvalue()
 
 
 class CloudpickleMaterializer(Materializer):
