@@ -377,11 +377,11 @@ def _builtin_registry(
 ) -> MaterializerRegistry:
     registry = MaterializerRegistry()
     json_mat = JsonMaterializer()
-    for name in ("NoneType", "bool", "int", "float", "str", "list", "dict"):
-        registry.register(f"builtins.{name}", json_mat)
+    for kind in (type(None), bool, int, float, str, list, dict):
+        registry.register(kind, json_mat)
     raw = BytesMaterializer()
-    registry.register("builtins.bytes", raw)
-    registry.register("builtins.bytearray", raw)
+    registry.register(bytes, raw)
+    registry.register(bytearray, raw)
     registry.register("numpy.ndarray", NumpyMaterializer())
     registry.register("pandas.DataFrame", ParquetMaterializer())
     registry.register("pandas.Series", SeriesParquetMaterializer())

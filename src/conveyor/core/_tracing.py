@@ -75,6 +75,7 @@ class Tracer:
     def __init__(self) -> None:
         self.nodes: dict[str, Node] = {}
         self._prefix: list[str] = []
+        self._next_suffix: dict[str, int] = {}
 
     @contextlib.contextmanager
     def scope(self, name: str) -> Iterator[None]:
@@ -89,9 +90,10 @@ class Tracer:
         name = ".".join([*self._prefix, base])
         if name not in self.nodes:
             return name
-        i = 1
+        i = self._next_suffix.get(name, 1)
         while f"{name}_{i}" in self.nodes:
             i += 1
+        self._next_suffix[name] = i + 1
         return f"{name}_{i}"
 
     def add_step(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

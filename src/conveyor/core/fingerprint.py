@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import json
 import sys
 import sysconfig
 import textwrap
@@ -55,15 +56,14 @@ def cache_key(
         inputs: argument name → artifact id (for upstream outputs) or value hash (for literals).
         materializers: the digest of the registered materializers' names and versions.
     """
-    payload = canonical_json(
-        {
-            "v": CACHE_FORMAT_VERSION,
-            "code": fingerprint,
-            "inputs": dict(inputs),
-            "mat": materializers,
-        }
+    # `inputs` values are already canonical (ids, value hashes, lists of them): plain JSON does.
+    payload = json.dumps(dict(inputs), sort_keys=True, separators=(",", ":"))
+    return digest(
+        str(CACHE_FORMAT_VERSION).encode(),
+        fingerprint.encode(),
+        materializers.encode(),
+        payload.encode(),
     )
-    return digest(payload.encode())
 
 
 @functools.lru_cache(maxsize=4096)

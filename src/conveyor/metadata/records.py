@@ -5,7 +5,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-__all__ = ["ArtifactRecord", "LineageEdge", "MetricRecord", "RunRecord", "StepRunRecord"]
+__all__ = [
+    "ArtifactRecord",
+    "LineageEdge",
+    "MetricRecord",
+    "RunRecord",
+    "StepFacts",
+    "StepRunRecord",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,3 +97,14 @@ class LineageEdge:
     direction: str
     name: str
     artifact_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class StepFacts:
+    """Everything recorded when a step run finishes, written in one transaction."""
+
+    step_run: StepRunRecord
+    artifacts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    metrics: list[tuple[str, float, int | None]] = dataclasses.field(default_factory=list)
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    cache_outputs: dict[str, Any] | None = None

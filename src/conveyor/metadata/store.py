@@ -10,6 +10,7 @@ step completely or not at all.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -24,12 +25,19 @@ from conveyor.metadata.records import (
     LineageEdge,
     MetricRecord,
     RunRecord,
+    StepFacts,
     StepRunRecord,
 )
 
 __all__ = ["MetadataStore"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+#: Built once: the runner asks it for every step, so it skips statement construction.
+_CACHE_QUERY = sa.select(t.cache_entries.c.step_run_id, t.cache_entries.c.outputs).where(
+    t.cache_entries.c.key == sa.bindparam("key")
+)
 
 
 def _dumps(value: Any) -> str:
@@ -48,22 +56,43 @@ class MetadataStore:
         """
         self.url = url
         self.engine = _engine(url)
-        self._conn: sa.Connection | None = None
+        self._local = threading.local()
+        self._opened: list[sa.Connection] = []
+        self._lock = threading.Lock()
         if check_schema:
             self._ensure_schema(create)
 
     # -- connection and schema ------------------------------------------------------------------
 
+    def _connection(self, kind: str) -> sa.Connection:
+        """This thread's connection for reads ("r") or writes ("w")."""
+        conn = getattr(self._local, kind, None)
+        if conn is None or conn.closed:
+            conn = self.engine.connect()
+            if kind == "w":  # SQLite: take the write lock at BEGIN, not mid-transaction
+                conn = conn.execution_options(conveyor_immediate=True)
+            else:  # single-statement reads need no transaction round trips
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            setattr(self._local, kind, conn)
+            with self._lock:
+                self._opened.append(conn)
+        return conn
+
     @property
     def conn(self) -> sa.Connection:
-        if self._conn is None or self._conn.closed:
-            self._conn = self.engine.connect()
-        return self._conn
+        """This thread's read connection (readers never block writers in WAL mode)."""
+        return self._connection("r")
+
+    @property
+    def write_conn(self) -> sa.Connection:
+        return self._connection("w")
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            for conn in self._opened:
+                conn.close()
+            self._opened.clear()
+        self._local = threading.local()
         self.engine.dispose()
 
     def revision(self) -> str | None:
@@ -118,8 +147,9 @@ class MetadataStore:
     # -- writes ----------------------------------------------------------------------------------
 
     def start_run(self, run: RunRecord) -> None:
-        with self.conn.begin():
-            self.conn.execute(
+        conn = self.write_conn
+        with conn.begin():
+            conn.execute(
                 self._insert_ignore(t.pipelines),
                 {
                     "id": _pipeline_id(run.pipeline, run.pipeline_version),
@@ -128,7 +158,7 @@ class MetadataStore:
                     "created_at": run.started_at,
                 },
             )
-            self.conn.execute(t.runs.insert(), _run_row(run))
+            conn.execute(t.runs.insert(), _run_row(run))
 
     def finish_run(
         self,
@@ -138,11 +168,12 @@ class MetadataStore:
         error: str | None,
         outputs: Mapping[str, str] | None = None,
     ) -> None:
-        with self.conn.begin():
-            started = self.conn.execute(
+        conn = self.write_conn
+        with conn.begin():
+            started = conn.execute(
                 sa.select(t.runs.c.started_at).where(t.runs.c.id == run_id)
             ).scalar_one()
-            self.conn.execute(
+            conn.execute(
                 t.runs.update()
                 .where(t.runs.c.id == run_id)
                 .values(
@@ -173,95 +204,103 @@ class MetadataStore:
             cache_outputs: when given, {output: {"id", "m", "v"}} becomes the cache entry for
                 `step_run.cache_key` (the first writer of a key wins; later ones are identical).
         """
-        conn = self.conn
+        self.record_steps(
+            [StepFacts(step_run, list(artifacts), list(metrics), dict(params or {}), cache_outputs)]
+        )
+
+    def record_steps(self, batch: Sequence[StepFacts]) -> None:
+        """Write several finished step runs in one transaction (the runner's group commit)."""
+        if not batch:
+            return
         now = time.time()
-        with conn.begin():
-            if artifacts:
-                conn.execute(self._insert_ignore(t.artifacts), list(artifacts))
-            conn.execute(t.step_runs.insert(), _step_row(step_run))
-            edges = [
-                {"step_run_id": step_run.id, "direction": "in", "name": k, "artifact_id": v}
-                for k, v in step_run.inputs.items()
-            ] + [
-                {"step_run_id": step_run.id, "direction": "out", "name": k, "artifact_id": v}
-                for k, v in step_run.outputs.items()
-            ]
-            if edges:
-                conn.execute(t.lineage.insert(), edges)
-            metric_rows = [
+        artifacts: list[Mapping[str, Any]] = []
+        steps, edges, metric_rows, param_rows, cache_rows = [], [], [], [], []
+        for facts in batch:
+            run = facts.step_run
+            artifacts += facts.artifacts
+            steps.append(_step_row(run))
+            for direction, mapping in (("in", run.inputs), ("out", run.outputs)):
+                edges += [
+                    {"step_run_id": run.id, "direction": direction, "name": k, "artifact_id": v}
+                    for k, v in mapping.items()
+                ]
+            metric_rows += [
                 {
-                    "run_id": step_run.run_id,
-                    "step_run_id": step_run.id,
+                    "run_id": run.run_id,
+                    "step_run_id": run.id,
                     "name": name,
                     "value": value,
                     "step": index,
                     "logged_at": now,
                 }
-                for name, value, index in metrics
+                for name, value, index in facts.metrics
             ]
-            if metric_rows:
-                conn.execute(t.metrics.insert(), metric_rows)
-            if params:
-                conn.execute(
-                    t.step_params.insert(),
-                    [
-                        {
-                            "step_run_id": step_run.id,
-                            "run_id": step_run.run_id,
-                            "name": k,
-                            "value": _dumps(v),
-                        }
-                        for k, v in params.items()
-                    ],
-                )
-            if cache_outputs is not None and step_run.cache_key is not None:
-                conn.execute(
-                    self._insert_ignore(t.cache_entries),
+            param_rows += [
+                {"step_run_id": run.id, "run_id": run.run_id, "name": k, "value": _dumps(v)}
+                for k, v in facts.params.items()
+            ]
+            if facts.cache_outputs is not None and run.cache_key is not None:
+                cache_rows.append(
                     {
-                        "key": step_run.cache_key,
-                        "step_run_id": step_run.id,
-                        "outputs": _dumps(cache_outputs),
+                        "key": run.cache_key,
+                        "step_run_id": run.id,
+                        "outputs": _dumps(facts.cache_outputs),
                         "created_at": now,
-                    },
+                    }
                 )
-            if step_run.origin_id is not None:  # a cache hit carries its origin's metrics along
-                conn.execute(
-                    t.metrics.insert().from_select(
-                        ["run_id", "step_run_id", "name", "value", "step", "logged_at"],
-                        sa.select(
-                            sa.literal(step_run.run_id),
-                            sa.literal(step_run.id),
-                            t.metrics.c.name,
-                            t.metrics.c.value,
-                            t.metrics.c.step,
-                            t.metrics.c.logged_at,
-                        ).where(t.metrics.c.step_run_id == step_run.origin_id),
-                    )
-                )
+        conn = self.write_conn
+        with conn.begin():
+            metric_rows += self._inherited_metrics(conn, batch)
+            if artifacts:
+                conn.execute(self._insert_ignore(t.artifacts), artifacts)
+            conn.execute(t.step_runs.insert(), steps)
+            for table, rows in ((t.lineage, edges), (t.metrics, metric_rows)):
+                if rows:
+                    conn.execute(table.insert(), rows)
+            if param_rows:
+                conn.execute(t.step_params.insert(), param_rows)
+            if cache_rows:
+                conn.execute(self._insert_ignore(t.cache_entries), cache_rows)
+
+    def _inherited_metrics(
+        self, conn: sa.Connection, batch: Sequence[StepFacts]
+    ) -> list[dict[str, Any]]:
+        """A cache hit carries the metrics its origin step run logged."""
+        hits = {f.step_run.origin_id: f.step_run for f in batch if f.step_run.origin_id}
+        if not hits:
+            return []
+        rows = conn.execute(
+            sa.select(t.metrics).where(t.metrics.c.step_run_id.in_(list(hits)))
+        ).all()
+        return [
+            {
+                "run_id": hits[r.step_run_id].run_id,
+                "step_run_id": hits[r.step_run_id].id,
+                "name": r.name,
+                "value": r.value,
+                "step": r.step,
+                "logged_at": r.logged_at,
+            }
+            for r in rows
+        ]
 
     # -- cache -----------------------------------------------------------------------------------
 
     def cache_lookup(self, key: str) -> tuple[str, dict[str, dict[str, Any]]] | None:
         """(origin step run id, {output: {"id", "m", "v"}}) for a cache key, or None."""
-        row = self.conn.execute(
-            sa.select(t.cache_entries.c.step_run_id, t.cache_entries.c.outputs).where(
-                t.cache_entries.c.key == key
-            )
-        ).first()
-        self.conn.commit()
+        row = self.conn.execute(_CACHE_QUERY, {"key": key}).first()
         return None if row is None else (row[0], json.loads(row[1]))
 
     def forget_cache(self, key: str) -> None:
         """Drop a cache entry whose artifacts turned out to be missing."""
-        with self.conn.begin():
-            self.conn.execute(t.cache_entries.delete().where(t.cache_entries.c.key == key))
+        conn = self.write_conn
+        with conn.begin():
+            conn.execute(t.cache_entries.delete().where(t.cache_entries.c.key == key))
 
     # -- reads -----------------------------------------------------------------------------------
 
     def _read(self, statement: Any) -> list[sa.Row]:
-        rows = self.conn.execute(statement).all()
-        self.conn.commit()
-        return rows
+        return list(self.conn.execute(statement).all())
 
     def resolve_run_id(self, prefix: str) -> str:
         """The full id of the run whose id starts with `prefix` (or "latest")."""
@@ -407,7 +446,10 @@ def _engine(url: str) -> sa.Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        options = conn.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("conveyor_immediate") else "BEGIN")
 
     return engine
 

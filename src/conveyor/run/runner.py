@@ -21,12 +21,13 @@ from conveyor.config import Settings
 from conveyor.core.fingerprint import cache_key, code_fingerprint
 from conveyor.core.graph import Collection, Graph, Input, Literal, Node, Ref
 from conveyor.core.hashing import digest, hash_value
-from conveyor.metadata.records import RunRecord, StepRunRecord
+from conveyor.metadata.records import RunRecord, StepFacts, StepRunRecord
 from conveyor.run.capture import routed_output
 from conveyor.run.environment import capture_environment
 from conveyor.run.events import RunObserver
 from conveyor.run.executors.base import Executor
 from conveyor.run.executors.local import LocalExecutor
+from conveyor.run.recording import Recorder
 from conveyor.run.task import Stored, Task, TaskResult
 from conveyor.run.views import Run
 from conveyor.run.workspace import Workspace, open_workspace
@@ -115,7 +116,7 @@ class Runner:
         meta.start_run(record)
         self.observer.run_started(record, self.graph)
         try:
-            with routed_output():
+            with routed_output(), Recorder(meta) as self._recorder:
                 self._execute()
         except BaseException:
             meta.finish_run(self.run_id, "interrupted", time.time(), "interrupted")
@@ -304,12 +305,14 @@ class Runner:
                     name: {"id": s.id, "m": s.materializer, "v": s.materializer_version}
                     for name, s in result.saved.items()
                 }
-        self.ws.metadata.record_step(
-            record,
-            artifacts=artifacts,
-            metrics=result.metrics if result else (),
-            params=result.params if result else None,
-            cache_outputs=cache_outputs,
+        self._recorder.add(
+            StepFacts(
+                record,
+                artifacts=artifacts,
+                metrics=list(result.metrics) if result else [],
+                params=dict(result.params) if result else {},
+                cache_outputs=cache_outputs,
+            )
         )
         self._status[node.name] = status
         self._records[node.name] = record
