@@ -330,3 +330,36 @@ def test_version_and_help_everywhere(cli: Cli) -> None:
         assert "Usage" in text
         if args != ["runs", "--help"]:
             assert "Example" in text or "conveyor run" in text, args
+
+
+def test_live_progress_in_a_terminal_shows_steps_and_step_output(cli: Cli) -> None:
+    """Under a pseudo-terminal the live table renders and the step's prints pass through it."""
+    import os
+    import pty
+    import subprocess
+
+    from tests.e2e.conftest import CONVEYOR
+
+    cli.write("flow.py", FLOW)
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    proc = subprocess.Popen(
+        [CONVEYOR, "run", "flow.py:flow"], cwd=cli.root, stdout=follower, stderr=follower, env=env
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process is done
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=60) == 0
+    os.close(leader)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert "making 5 numbers" in screen
+    assert "pending" in screen or "running" in screen  # the live table was drawn
+    assert "succeeded" in screen
+    assert "4 steps, 4 executed, 0 cached" in screen

@@ -27,8 +27,10 @@ __all__ = ["EXIT_FAILED", "EXIT_USAGE", "err", "fail", "out", "print_json", "rep
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Bound to the real streams now: during a run sys.stdout is a router that echoes step output
+# through rich's live display, which must not write back into the router.
+out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
 _USAGE_ERRORS = (ParameterError, GraphError, PipelineLoadError, NotFoundError, ConfigError)
 
