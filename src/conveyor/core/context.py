@@ -18,7 +18,18 @@ from typing import Any
 from conveyor.core.hashing import canonical
 from conveyor.exceptions import ParameterError
 
-__all__ = ["Metric", "StepContext", "current_step", "log_metric", "log_param", "step_context"]
+__all__ = [
+    "Metric",
+    "StepContext",
+    "current_step",
+    "log_metric",
+    "log_param",
+    "seed",
+    "step_context",
+]
+
+#: What `seed()` returns outside a run, so a step called as plain Python is deterministic too.
+DEFAULT_SEED = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +45,7 @@ class StepContext:
 
     run_id: str
     node: str
+    seed: int = DEFAULT_SEED
     metrics: list[Metric] = dataclasses.field(default_factory=list)
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -79,3 +91,14 @@ def log_param(name: str, value: Any) -> None:
     if ctx is not None:
         canonical(value)  # fail now, in the step, for values that cannot be recorded
         ctx.params[name] = value
+
+
+def seed() -> int:
+    """The deterministic seed of the running step (derived from its cache key).
+
+    Conveyor seeds `random` (and numpy's global generator, when numpy is imported) with it before
+    each call; use it for your own generators: `np.random.default_rng(cv.seed())`. A re-execution
+    with the same code and inputs gets the same seed, so `conveyor reproduce` can compare outputs.
+    """
+    ctx = _CURRENT.get()
+    return DEFAULT_SEED if ctx is None else ctx.seed

@@ -153,6 +153,17 @@ class Graph:
                     stack.append(child)
         return seen
 
+    def ancestors(self, name: str) -> set[str]:
+        """All nodes that node `name` depends on, directly or not."""
+        seen: set[str] = set()
+        stack = [name]
+        while stack:
+            for parent in self.nodes[stack.pop()].upstream:
+                if parent not in seen:
+                    seen.add(parent)
+                    stack.append(parent)
+        return seen
+
     def version(self) -> str:
         """Hash of the pipeline's structure and code (not of its parameter values)."""
         shape = {

@@ -7,8 +7,10 @@ from typing import Any
 
 __all__ = [
     "ArtifactRecord",
+    "AttemptRecord",
     "LineageEdge",
     "MetricRecord",
+    "Reusable",
     "RunRecord",
     "StepFacts",
     "StepRunRecord",
@@ -35,6 +37,9 @@ class RunRecord:
     python_version: str | None = None
     packages: dict[str, str] = dataclasses.field(default_factory=dict)
     source_file: str | None = None
+    pipeline_ref: str | None = None
+    resumed_from: str | None = None
+    heartbeat_at: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +59,7 @@ class StepRunRecord:
     ended_at: float | None = None
     duration_s: float | None = None
     attempts: int = 0
+    seed: int | None = None
     error_type: str | None = None
     error_message: str | None = None
     traceback: str | None = None
@@ -100,6 +106,18 @@ class LineageEdge:
 
 
 @dataclasses.dataclass(frozen=True)
+class AttemptRecord:
+    """One call of a step's function: retries make several."""
+
+    attempt: int
+    status: str  # succeeded | failed | timed_out
+    started_at: float
+    ended_at: float
+    error_type: str | None = None
+    error_message: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class StepFacts:
     """Everything recorded when a step run finishes, written in one transaction."""
 
@@ -108,3 +126,13 @@ class StepFacts:
     metrics: list[tuple[str, float, int | None]] = dataclasses.field(default_factory=list)
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     cache_outputs: dict[str, Any] | None = None
+    attempts: list[AttemptRecord] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reusable:
+    """A step that succeeded in an earlier run: what `resume` may reuse if the key still matches."""
+
+    step_run_id: str
+    cache_key: str | None
+    outputs: dict[str, dict[str, Any]]  # output → {"id", "m", "v"}

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 __all__ = ["SCHEMA_REVISION", "metadata"]
 
 #: The Alembic revision this code expects; a test checks it equals the migrations' head.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 metadata = sa.MetaData()
 
@@ -45,6 +45,9 @@ runs = sa.Table(
     sa.Column("python_version", sa.String(32)),
     sa.Column("packages", sa.Text),
     sa.Column("source_file", sa.Text),
+    sa.Column("pipeline_ref", sa.Text),  # "path/to/file.py:name", for resume and reproduce
+    sa.Column("resumed_from", sa.String(32)),  # the run this one continues
+    sa.Column("heartbeat_at", sa.Float),  # refreshed while the runner lives
     sa.Index("ix_runs_started_at", "started_at"),
     sa.Index("ix_runs_pipeline_started_at", "pipeline", "started_at"),
 )
@@ -65,6 +68,7 @@ step_runs = sa.Table(
     sa.Column("ended_at", sa.Float),
     sa.Column("duration_s", sa.Float),
     sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("seed", sa.BigInteger),  # the seed Conveyor set for this step (cv.seed())
     sa.Column("error_type", sa.String(300)),
     sa.Column("error_message", sa.Text),
     sa.Column("traceback", sa.Text),
@@ -125,4 +129,16 @@ cache_entries = sa.Table(
     sa.Column("step_run_id", sa.String(32), nullable=False),
     sa.Column("outputs", sa.Text, nullable=False),  # {"output name": "artifact id"}
     sa.Column("created_at", sa.Float, nullable=False),
+)
+
+step_attempts = sa.Table(
+    "step_attempts",
+    metadata,
+    sa.Column("step_run_id", sa.String(32), sa.ForeignKey("step_runs.id"), primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),  # failed | timed_out | succeeded
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float, nullable=False),
+    sa.Column("error_type", sa.String(300)),
+    sa.Column("error_message", sa.Text),
 )

@@ -10,6 +10,8 @@ step completely or not at all.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,6 +26,7 @@ from conveyor.metadata.records import (
     ArtifactRecord,
     LineageEdge,
     MetricRecord,
+    Reusable,
     RunRecord,
     StepFacts,
     StepRunRecord,
@@ -214,7 +217,7 @@ class MetadataStore:
             return
         now = time.time()
         artifacts: list[Mapping[str, Any]] = []
-        steps, edges, metric_rows, param_rows, cache_rows = [], [], [], [], []
+        steps, edges, metric_rows, param_rows, cache_rows, attempts = [], [], [], [], [], []
         for facts in batch:
             run = facts.step_run
             artifacts += facts.artifacts
@@ -239,6 +242,7 @@ class MetadataStore:
                 {"step_run_id": run.id, "run_id": run.run_id, "name": k, "value": _dumps(v)}
                 for k, v in facts.params.items()
             ]
+            attempts += [{"step_run_id": run.id, **vars(a)} for a in facts.attempts]
             if facts.cache_outputs is not None and run.cache_key is not None:
                 cache_rows.append(
                     {
@@ -259,6 +263,8 @@ class MetadataStore:
                     conn.execute(table.insert(), rows)
             if param_rows:
                 conn.execute(t.step_params.insert(), param_rows)
+            if attempts:
+                conn.execute(t.step_attempts.insert(), attempts)
             if cache_rows:
                 conn.execute(self._insert_ignore(t.cache_entries), cache_rows)
 
@@ -283,6 +289,44 @@ class MetadataStore:
             }
             for r in rows
         ]
+
+    def heartbeat(self, run_id: str) -> None:
+        """Mark the run's runner as alive now."""
+        conn = self.write_conn
+        with conn.begin():
+            conn.execute(
+                t.runs.update().where(t.runs.c.id == run_id).values(heartbeat_at=time.time())
+            )
+
+    def reusable_steps(self, run_id: str) -> dict[str, Reusable]:
+        """Steps that succeeded in `run_id`, with their outputs, for `resume`."""
+        rows = self._read(
+            sa.select(
+                t.step_runs.c.id,
+                t.step_runs.c.node,
+                t.step_runs.c.cache_key,
+                t.lineage.c.name,
+                t.artifacts.c.id.label("artifact"),
+                t.artifacts.c.materializer,
+                t.artifacts.c.materializer_version,
+            )
+            .join(t.lineage, t.lineage.c.step_run_id == t.step_runs.c.id)
+            .join(t.artifacts, t.artifacts.c.id == t.lineage.c.artifact_id)
+            .where(
+                t.step_runs.c.run_id == run_id,
+                t.step_runs.c.status == "succeeded",
+                t.lineage.c.direction == "out",
+            )
+        )
+        found: dict[str, Reusable] = {}
+        for r in rows:
+            entry = found.setdefault(r.node, Reusable(r.id, r.cache_key, {}))
+            entry.outputs[r.name] = {
+                "id": r.artifact,
+                "m": r.materializer,
+                "v": r.materializer_version,
+            }
+        return found
 
     # -- cache -----------------------------------------------------------------------------------
 
@@ -468,13 +512,33 @@ def _run_row(run: RunRecord) -> dict[str, Any]:
     return row
 
 
+#: A run whose heartbeat is older than this is dead, whatever its recorded status says.
+STALE_AFTER_S = 30.0
+
+
 def _run_record(row: sa.Row) -> RunRecord:
     data = dict(row._mapping)
+    if data["status"] == "running" and not _alive(data):
+        data["status"] = "interrupted"
     data["params"] = json.loads(data["params"])
     data["packages"] = json.loads(data["packages"] or "{}")
     data["outputs"] = json.loads(data["outputs"] or "{}")
     data["cache"] = bool(data["cache"])
     return RunRecord(**data)
+
+
+def _alive(run: Mapping[str, Any]) -> bool:
+    """Whether the process that runs `run` still lives (pid on this host, heartbeat elsewhere)."""
+    if run.get("host") == socket.gethostname() and run.get("pid"):
+        try:
+            os.kill(run["pid"], 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    beat = run.get("heartbeat_at") or run.get("started_at") or 0.0
+    return time.time() - beat <= STALE_AFTER_S
 
 
 def _step_row(step: StepRunRecord) -> dict[str, Any]:

@@ -9,8 +9,10 @@ moments — never leaves a row pointing at missing bytes.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
+import time
 
 from conveyor.exceptions import MetadataError
 from conveyor.metadata.records import StepFacts
@@ -19,14 +21,21 @@ from conveyor.metadata.store import MetadataStore
 __all__ = ["Recorder"]
 
 _STOP = object()
+logger = logging.getLogger(__name__)
+
+#: How often a live runner refreshes its run's heartbeat; a run silent for 6x this is dead.
+HEARTBEAT_S = 5.0
 
 
 class Recorder:
     """Queues `StepFacts` and writes them from one background thread. Use as a context manager."""
 
-    def __init__(self, store: MetadataStore, max_batch: int = 1000) -> None:
+    def __init__(
+        self, store: MetadataStore, max_batch: int = 1000, heartbeat_run: str | None = None
+    ) -> None:
         self.store = store
         self.max_batch = max_batch
+        self.heartbeat_run = heartbeat_run
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="conveyor-recorder", daemon=True)
@@ -57,8 +66,18 @@ class Recorder:
 
     def _loop(self) -> None:
         stopping = False
+        last_beat = time.monotonic()
         while not stopping:
-            batch = [self._queue.get()]
+            try:
+                batch = [self._queue.get(timeout=HEARTBEAT_S)]
+            except queue.Empty:
+                batch = []
+            if self.heartbeat_run and time.monotonic() - last_beat >= HEARTBEAT_S:
+                last_beat = time.monotonic()
+                try:
+                    self.store.heartbeat(self.heartbeat_run)
+                except Exception as err:  # the next write will report a broken database
+                    logger.debug("heartbeat failed: %s", err)
             while len(batch) < self.max_batch:
                 try:
                     batch.append(self._queue.get_nowait())

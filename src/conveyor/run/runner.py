@@ -8,10 +8,13 @@ branches keep running so the next run can reuse as much as possible.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import graphlib
 import inspect
+import sys
 import time
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,8 @@ from conveyor.config import Settings
 from conveyor.core.fingerprint import cache_key, code_fingerprint
 from conveyor.core.graph import Collection, Graph, Input, Literal, Node, Ref
 from conveyor.core.hashing import digest, hash_value
-from conveyor.metadata.records import RunRecord, StepFacts, StepRunRecord
+from conveyor.exceptions import GraphError
+from conveyor.metadata.records import Reusable, RunRecord, StepFacts, StepRunRecord
 from conveyor.run.capture import routed_output
 from conveyor.run.environment import capture_environment
 from conveyor.run.events import RunObserver
@@ -32,9 +36,30 @@ from conveyor.run.task import Stored, Task, TaskResult
 from conveyor.run.views import Run
 from conveyor.run.workspace import Workspace, open_workspace
 
-__all__ = ["Runner", "run_pipeline"]
+__all__ = ["RunOptions", "Runner", "run_pipeline"]
 
 _OutputKey = tuple[str, str]  # (node, output)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How to run a graph.
+
+    Attributes:
+        cache: serve unchanged steps from the cache.
+        trust: allow loading unsafe (pickled) artifacts.
+        select: the nodes to run (None: all); their upstream nodes must come from the cache.
+        reuse: node → outputs of a step that succeeded in the run being resumed, with its key.
+        resumed_from: the id of the run this one continues.
+        pipeline_ref: `file.py:name`, recorded so the run can be resumed or reproduced.
+    """
+
+    cache: bool = True
+    trust: bool = False
+    select: frozenset[str] | None = None
+    reuse: Mapping[str, Reusable] = dataclasses.field(default_factory=dict)
+    resumed_from: str | None = None
+    pipeline_ref: str | None = None
 
 
 def run_pipeline(
@@ -46,23 +71,64 @@ def run_pipeline(
     settings: Settings | None = None,
     observer: RunObserver | None = None,
     executor: Executor | None = None,
+    from_step: str | None = None,
+    to_step: str | None = None,
+    resume: str | None = None,
 ) -> Run:
-    """Trace `pipeline` with `params` (raising before anything runs if invalid), then run it."""
+    """Trace `pipeline` with `params` (raising before anything runs if invalid), then run it.
+
+    Args:
+        from_step: run this step and everything downstream of it; upstream comes from the cache.
+        to_step: run this step and what it needs, nothing downstream.
+        resume: the id of a failed or interrupted run to continue (its completed steps are reused).
+    """
     graph = pipeline.trace(**params)
     workspace = open_workspace(settings)
     try:
-        source = Path(inspect.getsourcefile(pipeline.fn) or "")
+        source: Path | None = Path(inspect.getsourcefile(pipeline.fn) or "")
     except TypeError:
         source = None
+    select = _selection(graph, from_step, to_step)
+    options = RunOptions(
+        cache=cache,
+        trust=workspace.settings.trust_pickle if trust is None else trust,
+        select=select,
+        reuse=workspace.metadata.reusable_steps(resume) if resume else {},
+        resumed_from=resume,
+        pipeline_ref=f"{source}:{_attribute_name(pipeline)}" if source else None,
+    )
     runner = Runner(
         graph,
         workspace,
-        cache=cache,
-        trust=workspace.settings.trust_pickle if trust is None else trust,
+        options,
         observer=observer or RunObserver(),
         executor=executor or LocalExecutor(),
     )
     return runner.run(source)
+
+
+def _selection(graph: Graph, from_step: str | None, to_step: str | None) -> frozenset[str] | None:
+    if from_step is None and to_step is None:
+        return None
+    for flag, name in (("--from", from_step), ("--to", to_step)):
+        if name is not None and name not in graph.nodes:
+            raise GraphError(f"{flag} {name!r}: no such step; steps are {list(graph.nodes)}")
+    selected = set(graph.nodes)
+    if from_step is not None:
+        selected &= {from_step} | graph.descendants(from_step)
+    if to_step is not None:
+        selected &= {to_step} | graph.ancestors(to_step)
+    if not selected:
+        raise GraphError(f"no step lies between --from {from_step!r} and --to {to_step!r}")
+    return frozenset(selected)
+
+
+def _attribute_name(pipeline: Any) -> str:
+    module = sys.modules.get(getattr(pipeline, "__module__", "") or "")
+    for name, value in vars(module).items() if module else ():
+        if value is pipeline:
+            return name
+    return pipeline.name
 
 
 class Runner:
@@ -72,16 +138,16 @@ class Runner:
         self,
         graph: Graph,
         workspace: Workspace,
+        options: RunOptions,
         *,
-        cache: bool,
-        trust: bool,
         observer: RunObserver,
         executor: Executor,
     ) -> None:
         self.graph = graph
         self.ws = workspace
-        self.cache = cache
-        self.trust = trust
+        self.options = options
+        self.cache = options.cache
+        self.trust = options.trust
         self.observer = observer
         self.executor = executor
         self.run_id = uuid.uuid4().hex
@@ -96,6 +162,11 @@ class Runner:
             up for node in graph.nodes.values() for up in node.upstream
         )
         self._kept = {(ref.node, ref.output) for ref in graph.outputs.values()}
+        self._included = set(graph.nodes)
+        if options.select is not None:  # the selection and what it needs from the cache
+            self._included = set(options.select).union(
+                *(graph.ancestors(name) for name in options.select)
+            )
 
     # -- the run -----------------------------------------------------------------------------------
 
@@ -110,20 +181,23 @@ class Runner:
             cache=self.cache,
             started_at=time.time(),
             source_file=str(source) if source else None,
+            pipeline_ref=self.options.pipeline_ref,
+            resumed_from=self.options.resumed_from,
+            heartbeat_at=time.time(),
             **env,
         )
         meta = self.ws.metadata
         meta.start_run(record)
         self.observer.run_started(record, self.graph)
         try:
-            with routed_output(), Recorder(meta) as self._recorder:
+            with routed_output(), Recorder(meta, heartbeat_run=self.run_id) as self._recorder:
                 self._execute()
         except BaseException:
             meta.finish_run(self.run_id, "interrupted", time.time(), "interrupted")
             raise
         finally:
             self.executor.shutdown()
-        failed = [r for r in self._records.values() if r.status == "failed"]
+        failed = [r for r in self._records.values() if r.status in ("failed", "timed_out")]
         error = None
         if failed:
             first = min(failed, key=lambda r: r.position)
@@ -157,7 +231,9 @@ class Runner:
         return Run(final, steps, outputs, _loader(self.ws, self.trust, in_memory))
 
     def _execute(self) -> None:
-        sorter = graphlib.TopologicalSorter({n.name: n.upstream for n in self.graph.nodes.values()})
+        sorter = graphlib.TopologicalSorter(
+            {name: self.graph.nodes[name].upstream for name in self._included}
+        )
         sorter.prepare()
         ready: collections.deque[str] = collections.deque()
         pending: dict[Future[TaskResult], str] = {}
@@ -192,7 +268,27 @@ class Runner:
         key = self._keys[node.name] = cache_key(
             _step_fingerprint(node), key_inputs, self._mat_digest
         )
-        if self.cache and node.step.cache and self._serve_from_cache(node, key):
+        reuse = self.options.reuse.get(node.name)
+        if (
+            reuse is not None
+            and reuse.cache_key == key
+            and self._serve(node, reuse.step_run_id, reuse.outputs)
+        ):
+            return None
+        selected = self.options.select is None or node.name in self.options.select
+        use_cache = (self.cache and node.step.cache) or not selected
+        if use_cache and self._serve_from_cache(node, key):
+            return None
+        if not selected:
+            self._record(
+                node,
+                "failed",
+                error=(
+                    "ConveyorError",
+                    "no cached result for this upstream step of the selection; run it first "
+                    "(without --from) or widen the selection",
+                ),
+            )
             return None
         self.observer.step_started(node.name)
         task = Task(
@@ -202,6 +298,7 @@ class Runner:
             store=self.ws.artifacts,
             registry=self.ws.materializers,
             trust=self.trust,
+            seed=int(key[:8], 16) & 0x7FFFFFFF,
         )
         return self.executor.submit(task)
 
@@ -211,10 +308,16 @@ class Runner:
         if hit is None:
             return False
         origin, outputs = hit
+        if not self._serve(node, origin, outputs):
+            meta.forget_cache(key)  # bytes gone (gc, manual delete): recompute, never serve stale
+            return False
+        return True
+
+    def _serve(self, node: Node, origin: str, outputs: Mapping[str, Mapping[str, Any]]) -> bool:
+        """Use recorded outputs for `node` if they are complete and their bytes exist."""
         if set(outputs) != set(node.step.outputs) or not all(
             self.ws.artifacts.exists(o["id"]) for o in outputs.values()
         ):
-            meta.forget_cache(key)  # bytes gone (gc, manual delete): recompute, never serve stale
             return False
         for name, out in outputs.items():
             self._stored[(node.name, name)] = Stored(out["id"], out["m"], out["v"])
@@ -273,7 +376,8 @@ class Runner:
             started_at=result.started_at if result else now,
             ended_at=result.ended_at if result else now,
             duration_s=result.duration_s if result else 0.0,
-            attempts=result.attempts if result else 0,
+            attempts=len(result.attempts) if result else 0,
+            seed=result.seed if result else None,
             error_type=result.error_type if result else (error[0] if error else None),
             error_message=result.error_message if result else (error[1] if error else None),
             traceback=result.traceback if result else None,
@@ -312,6 +416,7 @@ class Runner:
                 metrics=list(result.metrics) if result else [],
                 params=dict(result.params) if result else {},
                 cache_outputs=cache_outputs,
+                attempts=list(result.attempts) if result else [],
             )
         )
         self._status[node.name] = status

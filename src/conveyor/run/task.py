@@ -2,12 +2,15 @@
 
 A `Task` is everything an executor needs to run one node; it returns a `TaskResult` that the runner
 records. Inputs arrive as values when they were computed in this process, or as `Stored` markers
-that the task loads (and verifies) from the artifact store.
+that the task loads (and verifies) from the artifact store. Each call is seeded, captured and, when
+the step has a timeout, made in a child process that can be killed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import random
+import sys
 import time
 import traceback
 from collections.abc import Mapping
@@ -19,7 +22,9 @@ from conveyor.artifacts.values import SavedArtifact, load_value, save_value
 from conveyor.core.context import StepContext, step_context
 from conveyor.core.graph import Node
 from conveyor.exceptions import ConveyorError
+from conveyor.metadata.records import AttemptRecord
 from conveyor.run.capture import capture_step
+from conveyor.run.isolation import StepTimeout, call_in_child, qualname
 
 __all__ = ["Stored", "Task", "TaskResult"]
 
@@ -35,10 +40,11 @@ class Stored:
 
 @dataclasses.dataclass
 class TaskResult:
-    status: str  # "succeeded" | "failed"
+    status: str  # "succeeded" | "failed" | "timed_out"
     started_at: float
     ended_at: float
-    attempts: int
+    attempts: list[AttemptRecord] = dataclasses.field(default_factory=list)
+    seed: int | None = None
     outputs: dict[str, Any] = dataclasses.field(default_factory=dict)
     saved: dict[str, SavedArtifact] = dataclasses.field(default_factory=dict)
     metrics: list[tuple[str, float, int | None]] = dataclasses.field(default_factory=list)
@@ -66,57 +72,75 @@ class Task:
     store: ArtifactStore
     registry: MaterializerRegistry
     trust: bool = False
+    seed: int = 0
 
     def __call__(self) -> TaskResult:
         started = time.time()
-        ctx = StepContext(run_id=self.run_id, node=self.node.name)
-        attempts = 0
+        ctx = StepContext(run_id=self.run_id, node=self.node.name, seed=self.seed)
+        result = TaskResult(status="failed", started_at=started, ended_at=started, seed=self.seed)
         with capture_step() as captured, step_context(ctx):
             try:
                 kwargs = {name: self._resolve(name, value) for name, value in self.inputs.items()}
-                step = self.node.step
-                while True:
-                    attempts += 1
-                    try:
-                        returned = step.fn(**kwargs)
-                        break
-                    except Exception:
-                        if attempts > step.retries:
-                            raise
-                        time.sleep(step.retry_delay * 2 ** (attempts - 1))
-                outputs = self._split(returned)
-                saved = {name: self._save(name, value) for name, value in outputs.items()}
+                returned = self._call_with_retries(kwargs, ctx, result)
+                result.outputs = self._split(returned)
+                result.saved = {n: self._save(n, v) for n, v in result.outputs.items()}
+                result.status = "succeeded"
+            except StepTimeout as err:
+                result.status = "timed_out"
+                result.error_type, result.error_message = "StepTimeout", str(err)
             except Exception as err:
-                stdout, stderr = captured.text()
-                own = isinstance(err, (_StepError, ConveyorError))
-                return TaskResult(
-                    status="failed",
-                    started_at=started,
-                    ended_at=time.time(),
-                    attempts=attempts,
-                    stdout=stdout,
-                    stderr=stderr,
-                    metrics=[(m.name, m.value, m.step) for m in ctx.metrics],
-                    params=dict(ctx.params),
-                    error_type="ConveyorError" if isinstance(err, _StepError) else _qualname(err),
-                    error_message=str(err),
-                    traceback=None
-                    if own and isinstance(err, _StepError)
-                    else traceback.format_exc(),
+                result.error_type = (
+                    "ConveyorError" if isinstance(err, _StepError) else qualname(err)
                 )
-        stdout, stderr = captured.text()
-        return TaskResult(
-            status="succeeded",
-            started_at=started,
-            ended_at=time.time(),
-            attempts=attempts,
-            outputs=outputs,
-            saved=saved,
-            metrics=[(m.name, m.value, m.step) for m in ctx.metrics],
-            params=dict(ctx.params),
-            stdout=stdout,
-            stderr=stderr,
-        )
+                result.error_message = str(err)
+                if not isinstance(err, _StepError) and result.traceback is None:
+                    result.traceback = traceback.format_exc()
+        out, err_text = captured.text()
+        result.stdout, result.stderr = result.stdout + out, result.stderr + err_text
+        result.metrics += [(m.name, m.value, m.step) for m in ctx.metrics]
+        result.params.update(ctx.params)
+        result.ended_at = time.time()
+        if result.status != "succeeded":
+            result.outputs, result.saved = {}, {}
+        return result
+
+    def _call_with_retries(
+        self, kwargs: dict[str, Any], ctx: StepContext, result: TaskResult
+    ) -> Any:
+        step = self.node.step
+        while True:
+            attempt = len(result.attempts) + 1
+            began = time.time()
+            try:
+                value = self._call(kwargs, ctx, result)
+            except Exception as err:
+                status = "timed_out" if isinstance(err, StepTimeout) else "failed"
+                result.attempts.append(
+                    AttemptRecord(attempt, status, began, time.time(), qualname(err), str(err))
+                )
+                if attempt > step.retries:
+                    raise
+                time.sleep(step.retry_delay * 2 ** (attempt - 1))
+                continue
+            result.attempts.append(AttemptRecord(attempt, "succeeded", began, time.time()))
+            return value
+
+    def _call(self, kwargs: dict[str, Any], ctx: StepContext, result: TaskResult) -> Any:
+        fn = self.node.step.fn
+        random.seed(self.seed)
+        if "numpy" in sys.modules:
+            sys.modules["numpy"].random.seed(self.seed)
+        if self.node.step.timeout is None:
+            return fn(**kwargs)
+        outcome = call_in_child(fn, kwargs, ctx, self.node.step.timeout)
+        result.stdout += outcome.stdout
+        result.stderr += outcome.stderr
+        ctx.metrics.extend(outcome.metrics)
+        ctx.params.update(outcome.params)
+        if not outcome.ok:
+            result.traceback = outcome.traceback
+            raise _ChildError(outcome.error_type or "Error", outcome.error_message or "")
+        return outcome.value
 
     def _resolve(self, name: str, value: Any) -> Any:
         if isinstance(value, Stored):
@@ -170,8 +194,9 @@ class Task:
             ) from err
 
 
-def _qualname(err: BaseException) -> str:
-    cls = type(err)
-    return (
-        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-    )
+class _ChildError(Exception):
+    """An exception raised by a step in its child process, carried back by type name."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(message)
+        self.type_name = type_name
