@@ -23,7 +23,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from conveyor._version import __version__
-from conveyor.core.context import log_metric, log_param
+from conveyor.core.context import log_metric, log_param, seed
 from conveyor.core.pipeline import Pipeline, pipeline
 from conveyor.core.step import Step, step
 from conveyor.exceptions import ConveyorError
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from conveyor.config import Settings
     from conveyor.run.api import get_run, list_runs, load_artifact
     from conveyor.run.events import RunObserver
+    from conveyor.run.replay import reproduce, resume
     from conveyor.run.views import Run, StepRun
 
 __all__ = [
@@ -52,6 +53,9 @@ __all__ = [
     "log_param",
     "pipeline",
     "register_materializer",
+    "reproduce",
+    "resume",
+    "seed",
     "step",
 ]
 
@@ -63,6 +67,8 @@ _LAZY = {
     "list_runs": "conveyor.run.api",
     "load_artifact": "conveyor.run.api",
     "RunObserver": "conveyor.run.events",
+    "reproduce": "conveyor.run.replay",
+    "resume": "conveyor.run.replay",
     "Run": "conveyor.run.views",
     "StepRun": "conveyor.run.views",
 }

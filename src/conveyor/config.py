@@ -41,6 +41,11 @@ class Settings:
     artifacts: str
     trust_pickle: bool = False
 
+    @property
+    def home(self) -> Path:
+        """The project's `.conveyor/` folder (live logs; the default stores)."""
+        return self.root / ".conveyor"
+
     @classmethod
     def load(cls, start: Path | None = None, **overrides: Any) -> Settings:
         """Resolve settings from defaults, conveyor.toml, the environment and `overrides`."""

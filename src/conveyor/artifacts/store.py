@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -19,7 +20,7 @@ from typing import Protocol
 from conveyor.core.hashing import digest
 from conveyor.exceptions import ArtifactCorruptedError, ArtifactError, ArtifactNotFoundError
 
-__all__ = ["FRAMING_VERSION", "ArtifactStore", "StoredBlob", "artifact_id"]
+__all__ = ["FRAMING_VERSION", "ArtifactStore", "BlobInfo", "StoredBlob", "artifact_id"]
 
 #: Version of the id recipe and blob layout. Never reuse a number.
 FRAMING_VERSION = 1
@@ -45,11 +46,23 @@ class StoredBlob:
     size: int
 
 
+@dataclass(frozen=True)
+class BlobInfo:
+    """A file in the store: a blob (`id` set) or a leftover temporary file."""
+
+    key: str
+    id: str | None
+    size: int
+    modified: float
+
+
 class _Backend(Protocol):
     def exists(self, key: str) -> bool: ...
     def read(self, key: str) -> bytes: ...
     def write_atomic(self, key: str, data: bytes) -> None: ...
     def uri(self, key: str) -> str: ...
+    def listing(self) -> Iterator[BlobInfo]: ...
+    def delete(self, key: str) -> None: ...
 
 
 class _LocalBackend:
@@ -64,7 +77,32 @@ class _LocalBackend:
         return os.path.exists(self._path(key))
 
     def read(self, key: str) -> bytes:
-        return self._path(key).read_bytes()
+        path = self._path(key)
+        if path.is_symlink() or path.parent.is_symlink():
+            real = path.resolve()
+            if not real.is_relative_to(self.root):
+                raise ArtifactError(
+                    f"{path} links outside the artifact store ({real}); refusing to read it"
+                )
+        return path.read_bytes()
+
+    def listing(self) -> Iterator[BlobInfo]:
+        for folder in (self.root / "objects", self.tmp):
+            if not folder.is_dir():
+                continue
+            for dirpath, _, files in os.walk(folder):
+                for name in files:
+                    path = Path(dirpath) / name
+                    try:
+                        stat = path.lstat()
+                    except FileNotFoundError:  # removed meanwhile
+                        continue
+                    blob = name if folder.name == "objects" and _ID.match(name) else None
+                    key = path.relative_to(self.root).as_posix()
+                    yield BlobInfo(key, blob, stat.st_size, stat.st_mtime)
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
 
     def write_atomic(self, key: str, data: bytes) -> None:
         final = self._path(key)
@@ -113,6 +151,25 @@ class _FsspecBackend:
 
     def uri(self, key: str) -> str:
         return f"{self.protocol}://{self._path(key)}"
+
+    def listing(self) -> Iterator[BlobInfo]:
+        base = f"{self.root}/objects"
+        if not self.fs.exists(base):
+            return
+        for path, info in self.fs.find(base, detail=True).items():
+            name = path.rsplit("/", 1)[-1]
+            modified = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
+            if hasattr(modified, "timestamp"):
+                modified = modified.timestamp()
+            yield BlobInfo(
+                path[len(self.root) + 1 :],
+                name if _ID.match(name) else None,
+                int(info.get("size") or 0),
+                float(modified),
+            )
+
+    def delete(self, key: str) -> None:
+        self.fs.rm_file(self._path(key))
 
 
 class ArtifactStore:
@@ -163,3 +220,13 @@ class ArtifactStore:
 
     def uri(self, artifact: str) -> str:
         return self._backend.uri(self.key(artifact))
+
+    def listing(self) -> Iterator[BlobInfo]:
+        """Every blob and temporary file in the store."""
+        return self._backend.listing()
+
+    def delete(self, key: str) -> None:
+        """Remove the file at `key` (a blob or a temporary file), if present."""
+        if key.startswith("/") or ".." in key.split("/"):
+            raise ArtifactError(f"refusing to delete {key!r}: not a key inside the store")
+        self._backend.delete(key)

@@ -93,6 +93,7 @@ STATUS_STYLE = {
     "skipped": "yellow",
     "running": "cyan",
     "interrupted": "magenta",
+    "timed_out": "red",
 }
 
 

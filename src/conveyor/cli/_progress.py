@@ -27,12 +27,18 @@ class PlainProgress(RunObserver):
         self.console.print(f"run {run.id[:12]} {run.pipeline}: {len(graph.nodes)} steps")
 
     def step_finished(self, step: StepRunRecord) -> None:
-        mark = {"succeeded": "ok", "failed": "FAILED", "skipped": "skipped"}.get(step.status)
+        mark = {
+            "succeeded": "ok",
+            "failed": "FAILED",
+            "skipped": "skipped",
+            "timed_out": "TIMEOUT",
+        }.get(step.status, step.status)
         if step.cached:
             mark = "cached"
         line = f"  {mark:<8} {step.name} ({seconds(step.duration_s)})"
-        if step.status == "failed":
-            line += f": {step.error_type}: {(step.error_message or '').splitlines()[:1]}"
+        if step.status in ("failed", "timed_out"):
+            first = (step.error_message or "").strip().splitlines()
+            line += f": {step.error_type}: {first[0] if first else ''}"
         self.console.print(line, markup=False)
 
 

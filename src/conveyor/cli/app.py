@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from conveyor._version import __version__
-from conveyor.cli import artifacts, db, run_cmd, runs
+from conveyor.cli import artifacts, db, logs, maintenance, replay, run_cmd, runs
 
 app = typer.Typer(
     name="conveyor",
@@ -46,7 +46,12 @@ def main(
 
 
 app.command("run", no_args_is_help=True)(run_cmd.run)
+app.command("resume", no_args_is_help=True)(replay.resume)
+app.command("reproduce", no_args_is_help=True)(replay.reproduce)
+app.command("logs", no_args_is_help=True)(logs.logs)
 app.command("lineage", no_args_is_help=True)(artifacts.lineage)
+app.command("gc")(maintenance.gc)
+artifacts.app.command("verify")(maintenance.verify)
 app.add_typer(runs.app, name="runs")
 app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(db.app, name="db")

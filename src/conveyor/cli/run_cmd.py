@@ -30,6 +30,13 @@ def run(
     trust: Annotated[
         bool, typer.Option("--trust", help="Allow loading pickled (unsafe) artifacts.")
     ] = False,
+    from_step: Annotated[
+        str | None,
+        typer.Option("--from", help="Run this step and everything below it; upstream from cache."),
+    ] = None,
+    to_step: Annotated[
+        str | None, typer.Option("--to", help="Run this step and what it needs, nothing below.")
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the run as one JSON object.")
     ] = False,
@@ -41,15 +48,24 @@ def run(
       conveyor run pipeline.py:training -p C=0.5
 
       conveyor run pipeline.py:training --params params.yaml --no-cache --json
+
+      conveyor run pipeline.py:training --from fit --to evaluate
     """
     from conveyor.cli._loading import load_params, load_pipeline, parse_assignments
     from conveyor.cli._progress import LiveProgress, PlainProgress
+    from conveyor.run.runner import run_pipeline
 
     with reported_errors():
         pipeline = load_pipeline(target)
         values: dict[str, Any] = load_params(params_file) if params_file else {}
         values.update(parse_assignments(param or []))
-        pipeline.trace(**values)  # validate parameters and the graph before anything is recorded
+        # validate parameters, graph and selection before anything is recorded
+        graph = pipeline.trace(**values)
+        for flag, name in (("--from", from_step), ("--to", to_step)):
+            if name is not None and name not in graph.nodes:
+                from conveyor.exceptions import GraphError
+
+                raise GraphError(f"{flag} {name!r}: no such step; steps are {list(graph.nodes)}")
         if as_json:
             observer = None
         elif out.is_terminal:
@@ -59,9 +75,20 @@ def run(
         # In --json mode stdout carries only the JSON; what steps print goes to stderr.
         redirect = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
         with redirect:
-            result = pipeline.run(
-                values, cache=not no_cache, trust=trust or None, observer=observer
+            result = run_pipeline(
+                pipeline,
+                values,
+                cache=not no_cache,
+                trust=trust or None,
+                observer=observer,
+                from_step=from_step,
+                to_step=to_step,
             )
+    finish_run_command(result, as_json)
+
+
+def finish_run_command(result: Any, as_json: bool) -> None:
+    """Print a finished run (summary or JSON) and exit 1 if it did not succeed."""
     if as_json:
         print_json(run_json(result))
     else:

@@ -135,12 +135,14 @@ def _print_run(record: Any, steps: list[Any], metrics: list[Any], names: dict[st
             )
         out.print(mt)
     for s in steps:
-        if s.status != "failed":
+        if s.status not in ("failed", "timed_out"):
             continue
         out.print(
             f"\n[bold red]step {escape(s.name)} failed[/]: "
             f"{escape(s.error_type or '')}: {escape(s.error_message or '')}"
         )
+        if s.attempts > 1:
+            out.print(f"  {s.attempts} attempts")
         if s.traceback:
             out.print(escape(s.traceback.rstrip()), markup=True)
         for stream in ("stdout", "stderr"):

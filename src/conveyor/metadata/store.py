@@ -24,6 +24,7 @@ from conveyor.exceptions import MetadataError, NotFoundError
 from conveyor.metadata import schema as t
 from conveyor.metadata.records import (
     ArtifactRecord,
+    AttemptRecord,
     LineageEdge,
     MetricRecord,
     Reusable,
@@ -290,6 +291,27 @@ class MetadataStore:
             for r in rows
         ]
 
+    def artifact_ids(self) -> set[str]:
+        """Ids of every recorded artifact (what `gc` must keep)."""
+        return {row[0] for row in self._read(sa.select(t.artifacts.c.id))}
+
+    def artifacts(self) -> list[ArtifactRecord]:
+        """Every recorded artifact (for `artifacts verify`)."""
+        return [_artifact_record(r) for r in self._read(sa.select(t.artifacts))]
+
+    def attempts(self, step_run_id: str) -> list[AttemptRecord]:
+        rows = self._read(
+            sa.select(t.step_attempts)
+            .where(t.step_attempts.c.step_run_id == step_run_id)
+            .order_by(t.step_attempts.c.attempt)
+        )
+        return [
+            AttemptRecord(
+                r.attempt, r.status, r.started_at, r.ended_at, r.error_type, r.error_message
+            )
+            for r in rows
+        ]
+
     def heartbeat(self, run_id: str) -> None:
         """Mark the run's runner as alive now."""
         conn = self.write_conn
@@ -422,19 +444,7 @@ class MetadataStore:
         rows = self._read(sa.select(t.artifacts).where(t.artifacts.c.id == artifact_id))
         if not rows:
             raise NotFoundError(f"no artifact with id {artifact_id!r}")
-        r = rows[0]
-        return ArtifactRecord(
-            id=r.id,
-            type_name=r.type_name,
-            materializer=r.materializer,
-            materializer_version=r.materializer_version,
-            safe=bool(r.safe),
-            size=r.size,
-            uri=r.uri,
-            summary=json.loads(r.summary),
-            producer_id=r.producer_id,
-            created_at=r.created_at,
-        )
+        return _artifact_record(rows[0])
 
     def edges(
         self, artifact_id: str | None = None, step_run_id: str | None = None
@@ -552,3 +562,18 @@ def _step_record(row: sa.Row, io: Mapping[str, dict[str, str]]) -> StepRunRecord
     data["name"] = data.pop("node")
     data["cached"] = bool(data["cached"])
     return StepRunRecord(**data, inputs=dict(io["in"]), outputs=dict(io["out"]))
+
+
+def _artifact_record(r: sa.Row) -> ArtifactRecord:
+    return ArtifactRecord(
+        id=r.id,
+        type_name=r.type_name,
+        materializer=r.materializer,
+        materializer_version=r.materializer_version,
+        safe=bool(r.safe),
+        size=r.size,
+        uri=r.uri,
+        summary=json.loads(r.summary),
+        producer_id=r.producer_id,
+        created_at=r.created_at,
+    )

@@ -12,18 +12,61 @@ import contextvars
 import io
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TextIO
 
-__all__ = ["StepOutput", "capture_step", "routed_output"]
+__all__ = ["StepOutput", "capture_step", "live_log_path", "routed_output"]
+
+
+def live_log_path(home: Path, run_id: str, node: str) -> Path:
+    """Where a running step's output streams to, under the project's `.conveyor/` folder."""
+    return home / "logs" / run_id / f"{node}.log"
+
 
 #: Captured output kept per stream and step; the tail is kept when a step prints more.
 MAX_CAPTURE = 1_000_000
 
 
+class _LiveLog:
+    """A log file opened on the first write, so silent steps cost no file operations."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._file: TextIO | None = None
+
+    def write(self, text: str) -> None:
+        if self.path is None:
+            return
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - see close()
+        self._file.write(text)
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            assert self.path is not None
+            self.path.unlink(missing_ok=True)  # the step run's record holds the output now
+
+
+class _Tee(io.StringIO):
+    """A buffer that also appends every write to the live log (`conveyor logs` reads it)."""
+
+    def __init__(self, live: _LiveLog) -> None:
+        super().__init__()
+        self._live = live
+
+    def write(self, text: str) -> int:
+        self._live.write(text)
+        return super().write(text)
+
+
 class StepOutput:
-    def __init__(self) -> None:
-        self.stdout = io.StringIO()
-        self.stderr = io.StringIO()
+    def __init__(self, live: _LiveLog) -> None:
+        self.stdout = _Tee(live)
+        self.stderr = _Tee(live)
 
     @staticmethod
     def _tail(buffer: io.StringIO) -> str:
@@ -79,10 +122,13 @@ def routed_output() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def capture_step() -> Iterator[StepOutput]:
-    output = StepOutput()
+def capture_step(live_log: Path | None = None) -> Iterator[StepOutput]:
+    """Capture the current context's output; with `live_log`, stream it to that file meanwhile."""
+    live = _LiveLog(live_log)
+    output = StepOutput(live)
     token = _CURRENT.set(output)
     try:
         yield output
     finally:
         _CURRENT.reset(token)
+        live.close()

@@ -26,7 +26,7 @@ from conveyor.core.graph import Collection, Graph, Input, Literal, Node, Ref
 from conveyor.core.hashing import digest, hash_value
 from conveyor.exceptions import GraphError
 from conveyor.metadata.records import Reusable, RunRecord, StepFacts, StepRunRecord
-from conveyor.run.capture import routed_output
+from conveyor.run.capture import live_log_path, routed_output
 from conveyor.run.environment import capture_environment
 from conveyor.run.events import RunObserver
 from conveyor.run.executors.base import Executor
@@ -299,6 +299,7 @@ class Runner:
             registry=self.ws.materializers,
             trust=self.trust,
             seed=int(key[:8], 16) & 0x7FFFFFFF,
+            live_log=live_log_path(self.ws.settings.home, self.run_id, node.name),
         )
         return self.executor.submit(task)
 

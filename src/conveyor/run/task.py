@@ -14,6 +14,7 @@ import sys
 import time
 import traceback
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from conveyor.artifacts.materializers import MaterializerRegistry
@@ -73,12 +74,13 @@ class Task:
     registry: MaterializerRegistry
     trust: bool = False
     seed: int = 0
+    live_log: Path | None = None
 
     def __call__(self) -> TaskResult:
         started = time.time()
         ctx = StepContext(run_id=self.run_id, node=self.node.name, seed=self.seed)
         result = TaskResult(status="failed", started_at=started, ended_at=started, seed=self.seed)
-        with capture_step() as captured, step_context(ctx):
+        with capture_step(self.live_log) as captured, step_context(ctx):
             try:
                 kwargs = {name: self._resolve(name, value) for name, value in self.inputs.items()}
                 returned = self._call_with_retries(kwargs, ctx, result)
