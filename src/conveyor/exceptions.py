@@ -13,7 +13,8 @@
     │   └── MaterializerError        no materializer can (de)serialize this value
     ├── MetadataError            the metadata store cannot be opened or is at the wrong schema
     │   └── NotFoundError            no run / step run / artifact matches the given id
-    └── PipelineLoadError        `FILE.py:NAME` cannot be imported or does not name a pipeline
+    ├── PipelineLoadError        `FILE.py:NAME` cannot be imported or does not name a pipeline
+    └── RunStateError            the run is not in a state that allows this (resume a success)
 
 Each message names the step, the argument, the field or the file involved, so a user can act on it
 without reading a traceback.
@@ -34,6 +35,7 @@ __all__ = [
     "NotFoundError",
     "ParameterError",
     "PipelineLoadError",
+    "RunStateError",
     "StepFailedError",
     "UnsafeArtifactError",
 ]
@@ -104,3 +106,7 @@ class NotFoundError(MetadataError, LookupError):
 
 class PipelineLoadError(ConveyorError):
     """A `FILE.py:PIPELINE` reference cannot be loaded."""
+
+
+class RunStateError(ConveyorError):
+    """The run's state does not allow the operation (e.g. resuming a run that succeeded)."""

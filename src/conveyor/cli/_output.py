@@ -20,9 +20,19 @@ from conveyor.exceptions import (
     NotFoundError,
     ParameterError,
     PipelineLoadError,
+    RunStateError,
 )
 
-__all__ = ["EXIT_FAILED", "EXIT_USAGE", "err", "fail", "out", "print_json", "reported_errors"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_USAGE",
+    "err",
+    "fail",
+    "out",
+    "print_json",
+    "reported_errors",
+    "steps_print_to_stderr",
+]
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -32,13 +42,25 @@ EXIT_USAGE = 2
 out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
 err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
-_USAGE_ERRORS = (ParameterError, GraphError, PipelineLoadError, NotFoundError, ConfigError)
+_USAGE_ERRORS = (
+    ParameterError,
+    GraphError,
+    PipelineLoadError,
+    NotFoundError,
+    ConfigError,
+    RunStateError,
+)
 
 
 def print_json(value: Any) -> None:
     """Write `value` as JSON to stdout (plain, never styled)."""
     sys.stdout.write(json.dumps(value, indent=2, default=str, allow_nan=True) + "\n")
     sys.stdout.flush()
+
+
+def steps_print_to_stderr(as_json: bool) -> contextlib.AbstractContextManager[object]:
+    """In --json mode stdout carries only the JSON; what steps print goes to stderr."""
+    return contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:

@@ -7,7 +7,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from conveyor.cli._output import EXIT_FAILED, out, print_json, reported_errors, status
+from conveyor.cli._output import (
+    EXIT_FAILED,
+    out,
+    print_json,
+    reported_errors,
+    status,
+    steps_print_to_stderr,
+)
 
 
 def _observer(as_json: bool) -> Any:
@@ -34,7 +41,7 @@ def resume(
     from conveyor.cli.run_cmd import finish_run_command
     from conveyor.run.replay import resume as resume_run
 
-    with reported_errors():
+    with reported_errors(), steps_print_to_stderr(as_json):
         result = resume_run(run_id, observer=_observer(as_json), trust=trust or None)
     finish_run_command(result, as_json)
 
@@ -54,7 +61,7 @@ def reproduce(
     """
     from conveyor.run.replay import reproduce as reproduce_run
 
-    with reported_errors():
+    with reported_errors(), steps_print_to_stderr(as_json):
         result = reproduce_run(run_id, observer=_observer(as_json), trust=trust or None)
     if as_json:
         print_json(

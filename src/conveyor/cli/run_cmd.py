@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from conveyor.cli._output import EXIT_FAILED, err, out, print_json, reported_errors, seconds, status
+from conveyor.cli._output import (
+    EXIT_FAILED,
+    err,
+    out,
+    print_json,
+    reported_errors,
+    seconds,
+    status,
+    steps_print_to_stderr,
+)
 
 __all__ = ["run"]
 
@@ -72,9 +79,7 @@ def run(
             observer = LiveProgress(out)
         else:
             observer = PlainProgress(out)
-        # In --json mode stdout carries only the JSON; what steps print goes to stderr.
-        redirect = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
-        with redirect:
+        with steps_print_to_stderr(as_json):
             result = run_pipeline(
                 pipeline,
                 values,
@@ -113,6 +118,8 @@ def run_json(result: Any) -> dict[str, Any]:
                 "cached": s.cached,
                 "duration_s": s.duration_s,
                 "outputs": s.outputs,
+                "error_type": s.error_type,
+                "error_message": s.error_message,
             }
             for s in result.steps
         ],

@@ -74,6 +74,7 @@ def show(
         data["steps"] = [dataclasses.asdict(s) for s in steps]
         for step in data["steps"]:
             step["params"] = params.get(step["id"], {})
+            step["attempt_log"] = [dataclasses.asdict(a) for a in meta.attempts(step["id"])]
         data["metrics"] = [
             {"step": names.get(m.step_run_id), "name": m.name, "value": m.value, "index": m.step}
             for m in metrics
@@ -100,6 +101,9 @@ def _run_summary(r: Any) -> dict[str, Any]:
         "python_version": r.python_version,
         "packages": r.packages,
         "host": r.host,
+        "pid": r.pid,
+        "resumed_from": r.resumed_from,
+        "pipeline_ref": r.pipeline_ref,
     }
 
 

@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any
 
 from conveyor.config import Settings
-from conveyor.exceptions import ConveyorError, PipelineLoadError
+from conveyor.exceptions import PipelineLoadError, RunStateError
 from conveyor.metadata.records import RunRecord
 from conveyor.run.events import RunObserver
 from conveyor.run.loading import load_pipeline
@@ -41,7 +41,7 @@ def resume(
     """Continue a failed or interrupted run: same parameters, completed steps reused."""
     record, pipeline = _original(run_id, settings)
     if record.status in ("succeeded", "running"):
-        raise ConveyorError(
+        raise RunStateError(
             f"run {record.id[:12]} is {record.status}; only failed or interrupted runs resume"
         )
     return run_pipeline(
