@@ -363,3 +363,25 @@ def test_live_progress_in_a_terminal_shows_steps_and_step_output(cli: Cli) -> No
     assert "pending" in screen or "running" in screen  # the live table was drawn
     assert "succeeded" in screen
     assert "4 steps, 4 executed, 0 cached" in screen
+
+
+def test_many_runs_in_one_process_do_not_leak_database_connections(tmp_path: Path) -> None:
+    """Each run's recorder thread returns its connection: 40 runs exceed the pool's 15."""
+    import conveyor as cv
+    from conveyor.config import Settings
+    from conveyor.run.workspace import close_workspaces
+
+    @cv.step(cache=False)
+    def one(x: int) -> int:
+        return x
+
+    @cv.pipeline
+    def tiny(x: int = 1):
+        return one(x)
+
+    settings = Settings.load(tmp_path)
+    try:
+        for i in range(40):
+            assert tiny.run(x=i, settings=settings).status == "succeeded"
+    finally:
+        close_workspaces()

@@ -82,6 +82,17 @@ class MetadataStore:
                 self._opened.append(conn)
         return conn
 
+    def release_thread(self) -> None:
+        """Return this thread's connections to the pool (a worker thread calls it as it ends)."""
+        for kind in ("r", "w"):
+            conn = getattr(self._local, kind, None)
+            if conn is not None:
+                conn.close()
+                setattr(self._local, kind, None)
+                with self._lock:
+                    if conn in self._opened:
+                        self._opened.remove(conn)
+
     @property
     def conn(self) -> sa.Connection:
         """This thread's read connection (readers never block writers in WAL mode)."""

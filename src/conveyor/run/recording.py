@@ -65,6 +65,12 @@ class Recorder:
             ) from self._error
 
     def _loop(self) -> None:
+        try:
+            self._drain()
+        finally:
+            self.store.release_thread()
+
+    def _drain(self) -> None:
         stopping = False
         last_beat = time.monotonic()
         while not stopping:
