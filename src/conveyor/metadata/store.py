@@ -118,15 +118,23 @@ class MetadataStore:
             return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
     def upgrade(self) -> None:
-        """Apply pending Alembic migrations (`conveyor db upgrade`)."""
+        """Apply pending Alembic migrations (`conveyor db upgrade`).
+
+        Concurrent callers serialise: SQLite takes its write lock at BEGIN, PostgreSQL an advisory
+        lock, so the first migrates and the others find the schema at head.
+        """
         from alembic import command
         from alembic.config import Config
 
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
-        with self.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(conveyor_immediate=True)
+            with conn.begin():
+                if self.engine.dialect.name == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(7242015)"))
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
 
     def _ensure_schema(self, create: bool) -> None:
         try:
@@ -136,11 +144,7 @@ class MetadataStore:
         if current == t.SCHEMA_REVISION:
             return
         if current is None and create:
-            try:
-                self.upgrade()
-            except sa.exc.SQLAlchemyError:
-                if self.revision() != t.SCHEMA_REVISION:  # another process created it meanwhile?
-                    raise
+            self.upgrade()
             return
         raise MetadataError(
             f"the metadata store {self._safe_url} is at schema revision {current!r}, this Conveyor "
