@@ -8,7 +8,11 @@ child is killed (SIGTERM, then SIGKILL), which threads in the runner's own proce
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
+import os
+import select
+import subprocess
+import sys
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -36,65 +40,111 @@ class ChildOutcome:
     stderr: str = ""
 
 
+_CHILD = "import sys; from conveyor.run.isolation import child_main; child_main(int(sys.argv[1]))"
+
+
 def call_in_child(
     fn: Callable[..., Any], kwargs: dict[str, Any], ctx: StepContext, timeout: float
 ) -> ChildOutcome:
-    """Run `fn(**kwargs)` in a spawned process; raise StepTimeout after `timeout` seconds."""
+    """Run `fn(**kwargs)` in a fresh interpreter; raise StepTimeout after `timeout` seconds.
+
+    A plain `python -c` child rather than multiprocessing's spawn: spawn re-runs the parent's
+    `__main__` script in the child, which for a pipeline script means running it again.
+    """
     import cloudpickle
 
-    mp = multiprocessing.get_context("spawn")
-    receiver, sender = mp.Pipe(duplex=False)
-    payload = cloudpickle.dumps((fn, kwargs, ctx))
-    child = mp.Process(target=_child_main, args=(payload, sender), daemon=True)
-    child.start()
-    sender.close()
+    payload = cloudpickle.dumps((list(sys.path), fn, kwargs, ctx))
+    read_end, write_end = os.pipe()
     try:
-        if not receiver.poll(timeout):
-            raise StepTimeout(f"the call took longer than its timeout of {timeout:g} s")
-        return cloudpickle.loads(receiver.recv_bytes())
-    except EOFError:
-        code = child.exitcode if child.exitcode is not None else child.join(5) or child.exitcode
-        return ChildOutcome(
-            ok=False,
-            error_type="ChildProcessError",
-            error_message=f"the step's process died (exit code {code})",
+        child = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, str(write_end)],
+            stdin=subprocess.PIPE,
+            pass_fds=(write_end,),
         )
     finally:
-        receiver.close()
-        if child.is_alive():
+        os.close(write_end)
+    try:
+        assert child.stdin is not None
+        child.stdin.write(payload)
+        child.stdin.close()
+        data = _read_until_eof(read_end, time.monotonic() + timeout, timeout)
+        if not data:
+            code = child.wait(timeout=5)
+            return ChildOutcome(
+                ok=False,
+                error_type="ChildProcessError",
+                error_message=f"the step's process died (exit code {code})",
+            )
+        return cloudpickle.loads(data)
+    finally:
+        os.close(read_end)
+        if child.poll() is None:
             child.terminate()
-            child.join(1)
-            if child.is_alive():
+            try:
+                child.wait(timeout=1)
+            except subprocess.TimeoutExpired:
                 child.kill()
-        child.join(5)
+        child.wait(timeout=10)
 
 
-def _child_main(payload: bytes, sender: Any) -> None:
+def _read_until_eof(fd: int, deadline: float, timeout: float) -> bytes:
+    chunks = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise StepTimeout(f"the call took longer than its timeout of {timeout:g} s")
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            continue
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def child_main(fd: int) -> None:
+    """The child's side: read the call from stdin, run it, write the outcome to `fd`."""
     import random
-    import sys
 
     import cloudpickle
 
-    fn, kwargs, ctx = cloudpickle.loads(payload)
-    random.seed(ctx.seed)
-    if "numpy" in sys.modules:
-        sys.modules["numpy"].random.seed(ctx.seed)
-    from conveyor.run.capture import routed_output
+    payload = sys.stdin.buffer.read()
+    parent_path, fn_bytes = None, payload
+    try:
+        parent_path, fn, kwargs, ctx = cloudpickle.loads(fn_bytes)
+    except Exception as err:  # the step's code cannot be loaded here
+        outcome = ChildOutcome(ok=False, error_type=qualname(err), error_message=str(err))
+    else:
+        sys.path[:] = list(dict.fromkeys([*parent_path, *sys.path]))
+        random.seed(ctx.seed)
+        if "numpy" in sys.modules:
+            sys.modules["numpy"].random.seed(ctx.seed)
+        from conveyor.run.capture import routed_output
 
-    with routed_output(), capture_step() as captured, step_context(ctx):
-        try:
-            outcome = ChildOutcome(ok=True, value=fn(**kwargs))
-        except BaseException as err:
-            outcome = ChildOutcome(
+        with routed_output(), capture_step() as captured, step_context(ctx):
+            try:
+                outcome = ChildOutcome(ok=True, value=fn(**kwargs))
+            except BaseException as err:
+                outcome = ChildOutcome(
+                    ok=False,
+                    error_type=qualname(err),
+                    error_message=str(err),
+                    traceback=traceback.format_exc(),
+                )
+        outcome.metrics, outcome.params = list(ctx.metrics), dict(ctx.params)
+        outcome.stdout, outcome.stderr = captured.text()
+    try:
+        data = cloudpickle.dumps(outcome)
+    except Exception as err:
+        data = cloudpickle.dumps(
+            ChildOutcome(
                 ok=False,
                 error_type=qualname(err),
-                error_message=str(err),
-                traceback=traceback.format_exc(),
+                error_message=f"the step's return value cannot be sent back: {err}",
             )
-    outcome.metrics, outcome.params = list(ctx.metrics), dict(ctx.params)
-    outcome.stdout, outcome.stderr = captured.text()
-    sender.send_bytes(cloudpickle.dumps(outcome))
-    sender.close()
+        )
+    with os.fdopen(fd, "wb") as sink:
+        sink.write(data)
 
 
 def qualname(err: BaseException) -> str:

@@ -44,6 +44,10 @@ def load_pipeline(reference: str) -> Pipeline:
 
 
 def _import_file(path: Path) -> Any:
+    for module in list(sys.modules.values()):  # already imported (or the running script): reuse
+        file = getattr(module, "__file__", None)
+        if file and Path(file).resolve() == path:
+            return module
     folder = str(path.parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)  # the pipeline's own imports of sibling modules work
@@ -56,10 +60,10 @@ def _import_file(path: Path) -> Any:
     try:
         spec.loader.exec_module(module)
     except SyntaxError as error:
-        del sys.modules[module_name]
+        sys.modules.pop(module_name, None)
         raise PipelineLoadError(f"{path}:{error.lineno}: syntax error: {error.msg}") from None
     except Exception as error:
-        del sys.modules[module_name]
+        sys.modules.pop(module_name, None)
         raise PipelineLoadError(
             f"{path}: importing it raised {type(error).__name__}: {error}"
         ) from error
