@@ -24,10 +24,15 @@ def list_runs(
 
     Example: conveyor runs list --pipeline training --limit 5
     """
-    from conveyor.run.workspace import open_workspace
+    from conveyor.config import Settings
+    from conveyor.metadata import fastread
 
     with reported_errors():
-        records = open_workspace().metadata.list_runs(pipeline, limit)
+        records = fastread.list_runs(Settings.load().db, pipeline, limit)
+        if records is None:  # not the embedded SQLite store: the full metadata store
+            from conveyor.run.workspace import open_workspace
+
+            records = open_workspace().metadata.list_runs(pipeline, limit)
     if as_json:
         print_json([_run_summary(r) for r in records])
         return

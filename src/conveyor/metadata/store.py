@@ -10,8 +10,6 @@ step completely or not at all.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,6 +20,7 @@ import sqlalchemy as sa
 
 from conveyor.exceptions import MetadataError, NotFoundError
 from conveyor.metadata import schema as t
+from conveyor.metadata.liveness import run_record
 from conveyor.metadata.records import (
     ArtifactRecord,
     AttemptRecord,
@@ -537,33 +536,8 @@ def _run_row(run: RunRecord) -> dict[str, Any]:
     return row
 
 
-#: A run whose heartbeat is older than this is dead, whatever its recorded status says.
-STALE_AFTER_S = 30.0
-
-
 def _run_record(row: sa.Row) -> RunRecord:
-    data = dict(row._mapping)
-    if data["status"] == "running" and not _alive(data):
-        data["status"] = "interrupted"
-    data["params"] = json.loads(data["params"])
-    data["packages"] = json.loads(data["packages"] or "{}")
-    data["outputs"] = json.loads(data["outputs"] or "{}")
-    data["cache"] = bool(data["cache"])
-    return RunRecord(**data)
-
-
-def _alive(run: Mapping[str, Any]) -> bool:
-    """Whether the process that runs `run` still lives (pid on this host, heartbeat elsewhere)."""
-    if run.get("host") == socket.gethostname() and run.get("pid"):
-        try:
-            os.kill(run["pid"], 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    beat = run.get("heartbeat_at") or run.get("started_at") or 0.0
-    return time.time() - beat <= STALE_AFTER_S
+    return run_record(row._mapping)
 
 
 def _step_row(step: StepRunRecord) -> dict[str, Any]:
