@@ -108,7 +108,7 @@ def raw_rate(connect: Any, placeholder: str, steps: int, batch: int) -> float:
     cur = conn.cursor()
     cur.execute(
         "INSERT INTO runs (id, pipeline, pipeline_version, status, params, cache, started_at) "
-        f"VALUES ({placeholder},{placeholder},{placeholder},{placeholder},{placeholder},{placeholder},{placeholder})",
+        f"VALUES ({','.join([placeholder] * 7)})",
         ("run", "bench", "v", "running", "{}", True, time.time()),
     )
     conn.commit()
