@@ -37,12 +37,25 @@ def machine() -> dict[str, Any]:
         "cpu": cpu,
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
+        "load_avg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
 
 
 def describe_machine() -> str:
     m = machine()
     return f"{m['cores']} cores ({m['cpu']}), {m['os']}, Python {m['python']}"
+
+
+def load_note() -> str:
+    """A warning to print with results when the machine was busy as the benchmark started."""
+    try:
+        load1 = os.getloadavg()[0]
+    except OSError:
+        return ""
+    cores = os.cpu_count() or 1
+    if load1 > 0.5 * cores:
+        return f" — WARNING: load average {load1:.2f} on {cores} cores, expect noisy numbers"
+    return f"; load average {load1:.2f}"
 
 
 def median(values: Sequence[float]) -> float:
@@ -52,7 +65,9 @@ def median(values: Sequence[float]) -> float:
 def fmt_s(seconds: float | None) -> str:
     if seconds is None:
         return "—"
-    return f"{seconds:.4f}" if seconds < 0.1 else f"{seconds:.3f}" if seconds < 10 else f"{seconds:.1f}"
+    if seconds < 0.1:
+        return f"{seconds:.4f}"
+    return f"{seconds:.3f}" if seconds < 10 else f"{seconds:.1f}"
 
 
 def fmt_ms(ms: float | None) -> str:
@@ -79,10 +94,40 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])
 
 
+def source_state() -> str:
+    """The commit measured, and whether src/ had uncommitted changes (read-only git calls)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}{' + uncommitted src/ changes' if dirty else ''}"
+
+
 def save_results(name: str, data: dict[str, Any]) -> Path:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
-    data = {"benchmark": name, "machine": machine(), "when": time.strftime("%F %T"), **data}
+    data = {
+        "benchmark": name,
+        "machine": machine(),
+        "source": source_state(),
+        "when": time.strftime("%F %T"),
+        **data,
+    }
     path.write_text(json.dumps(data, indent=2, default=str) + "\n")
     return path
 

@@ -101,6 +101,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
     unknown = set(section) - set(_FIELDS)
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {sorted(unknown)}; known: {sorted(_FIELDS)}")
+    for key in ("db", "artifacts"):
+        if key in section and not isinstance(section[key], str):
+            raise ConfigError(f"{path}: {key} must be a string, got {section[key]!r}")
+    if "trust_pickle" in section:
+        try:
+            _to_bool(section["trust_pickle"], "trust_pickle")
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
     return dict(section)
 
 

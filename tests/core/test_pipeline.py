@@ -454,7 +454,9 @@ def test_bad_parameter_value_names_pipeline_and_parameter(name: str, value: obje
         ("label", 5, "5"),
     ],
 )
-def test_parameters_are_coerced_to_their_annotation(name: str, given: object, expected: object) -> None:
+def test_parameters_are_coerced_to_their_annotation(
+    name: str, given: object, expected: object
+) -> None:
     params = {"n": 1, name: given}
     checked = configured.trace(**params).params
     assert checked[name] == expected

@@ -139,4 +139,3 @@ def test_steps_are_frozen() -> None:
     s = cv.step(scale)
     with pytest.raises(AttributeError):
         s.retries = 4  # type: ignore[misc]
-

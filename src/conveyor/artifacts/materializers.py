@@ -26,6 +26,7 @@ __all__ = [
     "Materializer",
     "MaterializerRegistry",
     "NumpyMaterializer",
+    "NumpyScalarMaterializer",
     "ParquetMaterializer",
     "SeriesParquetMaterializer",
     "SkopsMaterializer",
@@ -135,6 +136,23 @@ class NumpyMaterializer(Materializer):
         if value.size <= 20:
             summary["value"] = value.tolist()
         return summary
+
+
+class NumpyScalarMaterializer(NumpyMaterializer):
+    """numpy scalars (what `np.mean` returns) as 0-d `.npy`, loaded back as the same scalar type."""
+
+    name = "numpy.scalar"
+
+    def save(self, value: Any) -> bytes:
+        import numpy as np
+
+        return super().save(np.asarray(value))
+
+    def load(self, data: bytes, *, trust: bool = False) -> Any:
+        return super().load(data)[()]
+
+    def describe(self, value: Any) -> dict[str, Any]:
+        return {"value": value.item(), "dtype": str(value.dtype)}
 
 
 class ParquetMaterializer(Materializer):
@@ -383,6 +401,7 @@ def _builtin_registry(
     registry.register(bytes, raw)
     registry.register(bytearray, raw)
     registry.register("numpy.ndarray", NumpyMaterializer())
+    registry.register("numpy.generic", NumpyScalarMaterializer())
     registry.register("pandas.DataFrame", ParquetMaterializer())
     registry.register("pandas.Series", SeriesParquetMaterializer())
     registry.register("sklearn.base.BaseEstimator", SkopsMaterializer(trusted_modules))

@@ -19,6 +19,7 @@ import sysconfig
 import textwrap
 import types
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from conveyor.core.hashing import canonical_json, digest
@@ -30,14 +31,14 @@ CACHE_FORMAT_VERSION = 1
 
 _SIMPLE = (type(None), bool, int, float, str, bytes)
 _LIBRARY_ROOTS = tuple(
-    {
+    Path(p).resolve()
+    for p in {
         p
         for p in (
             sysconfig.get_paths().get("stdlib"),
+            sysconfig.get_paths().get("platstdlib"),
             sysconfig.get_paths().get("purelib"),
             sysconfig.get_paths().get("platlib"),
-            sys.base_prefix,
-            sys.prefix,
         )
         if p
     }
@@ -68,60 +69,98 @@ def cache_key(
 
 @functools.lru_cache(maxsize=4096)
 def code_fingerprint(fn: Callable[..., Any]) -> str:
-    """Hash of `fn`'s normalised source and of the user code and constants it references."""
+    """Hash of `fn`'s normalised source and of the user code and constants it references.
+
+    Parts are keyed by qualified name within `fn`'s own module, so the same file fingerprints
+    the same whether it runs as `__main__` or is imported as `pipeline`.
+    """
     parts: dict[str, str] = {}
-    _collect(fn, parts, seen=set())
+    _collect(fn, parts, seen=set(), home=getattr(fn, "__module__", None))
     return digest(canonical_json(parts).encode())
 
 
-def _collect(obj: Any, parts: dict[str, str], seen: set[int]) -> None:
+def _collect(obj: Any, parts: dict[str, str], seen: set[int], home: str | None) -> None:
     if id(obj) in seen:
         return
     seen.add(id(obj))
     fn = inspect.unwrap(obj) if callable(obj) else obj
-    parts[_name_of(fn)] = _source_hash(fn)
+    parts[_name_of(fn, home)] = _source_hash(fn)
     code = getattr(fn, "__code__", None)
     if code is None:  # a class: follow its methods
         for member in vars(fn).values() if isinstance(fn, type) else ():
             if inspect.isfunction(member):
-                _follow_names(member, parts, seen)
+                _follow_names(member, parts, seen, home)
         return
-    _follow_names(fn, parts, seen)
+    _follow_names(fn, parts, seen, home)
 
 
-def _follow_names(fn: types.FunctionType, parts: dict[str, str], seen: set[int]) -> None:
+def _follow_names(
+    fn: types.FunctionType, parts: dict[str, str], seen: set[int], home: str | None
+) -> None:
     globals_ = getattr(fn, "__globals__", {})
-    referenced: dict[str, Any] = {}
-    for name in _names(fn.__code__):
-        if name in globals_:
-            referenced[name] = globals_[name]
+    names = set(_names(fn.__code__))
+    referenced: dict[str, Any] = {name: globals_[name] for name in names if name in globals_}
     for cell_name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=False):
         try:
             referenced[cell_name] = cell.cell_contents
         except ValueError:  # an empty cell
             continue
     for name, value in sorted(referenced.items()):
-        _add_reference(name, value, parts, seen)
+        _add_reference(name, value, parts, seen, home, names)
 
 
-def _add_reference(name: str, value: Any, parts: dict[str, str], seen: set[int]) -> None:
+def _add_reference(
+    name: str,
+    value: Any,
+    parts: dict[str, str],
+    seen: set[int],
+    home: str | None,
+    names: set[str],
+) -> None:
     target = getattr(value, "fn", None) if _is_step_like(value) else value
-    if isinstance(target, _SIMPLE) or (
-        isinstance(target, (tuple, frozenset)) and all(isinstance(v, _SIMPLE) for v in target)
-    ):
-        parts[f"const:{name}"] = canonical_json(target)
+    constant = _constant(target)
+    if constant is not None:
+        parts[f"const:{name}"] = constant
     elif isinstance(target, types.ModuleType):
+        if _is_user_code(target):  # `import helpers; helpers.f()`: follow what is used from it
+            for attr in sorted(names):
+                if attr in vars(target) and id(target) not in seen:
+                    _add_reference(
+                        f"{target.__name__}.{attr}", vars(target)[attr], parts, seen, home, set()
+                    )
+            return
         version = _package_version(target)
         if version is not None:
             parts[f"pkg:{target.__name__.partition('.')[0]}"] = version
     elif inspect.isfunction(target) or inspect.isclass(target):
         if _is_user_code(target):
-            _collect(target, parts, seen)
+            _collect(target, parts, seen, home)
         else:
             module = sys.modules.get(getattr(target, "__module__", "") or "")
             version = _package_version(module) if module is not None else None
             if version is not None:
                 parts[f"pkg:{module.__name__.partition('.')[0]}"] = version
+
+
+def _constant(value: Any, budget: list[int] | None = None) -> str | None:
+    """Canonical JSON of a plain-data constant (numbers, strings, and containers of them)."""
+    budget = budget if budget is not None else [10_000]
+    if not _plain(value, budget):
+        return None
+    return canonical_json(value)
+
+
+def _plain(value: Any, budget: list[int]) -> bool:
+    budget[0] -= 1
+    if budget[0] < 0:
+        return False
+    if isinstance(value, _SIMPLE):
+        return True
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return all(_plain(v, budget) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, _SIMPLE) and _plain(v, budget) for k, v in value.items())
+    return False
 
 
 def _is_step_like(value: Any) -> bool:
@@ -137,8 +176,10 @@ def _names(code: types.CodeType) -> Iterator[str]:
             yield from _names(const)
 
 
-def _name_of(fn: Any) -> str:
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+def _name_of(fn: Any, home: str | None) -> str:
+    module = getattr(fn, "__module__", "?")
+    qualname = getattr(fn, "__qualname__", repr(fn))
+    return qualname if module == home else f"{module}.{qualname}"
 
 
 def _source_hash(fn: Any) -> str:
@@ -180,7 +221,8 @@ def _is_user_code(obj: Any) -> bool:
         return module.__name__ == "__main__" or not hasattr(module, "__spec__")
     if "site-packages" in path or "dist-packages" in path:
         return False
-    return not any(path.startswith(root) for root in _LIBRARY_ROOTS)
+    resolved = Path(path).resolve()
+    return not any(resolved.is_relative_to(root) for root in _LIBRARY_ROOTS)
 
 
 def _package_version(module: types.ModuleType) -> str | None:

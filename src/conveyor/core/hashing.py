@@ -107,7 +107,12 @@ def _(value: set) -> Any:
 @canonical.register(Mapping)
 def _(value: Mapping) -> Any:
     if all(isinstance(key, str) for key in value):
-        return {key: canonical(item) for key, item in value.items()}
+        plain = {key: canonical(item) for key, item in value.items()}
+        # Tagged encodings use "__x__" keys; a user dict with such keys is wrapped, so it can
+        # never be mistaken for (and hash like) a tuple, bytes or NaN.
+        if any(key.startswith("__") for key in value):
+            return {"__dict__": plain}
+        return plain
     return {"__mapping__": sorted([canonical_json(k), canonical(v)] for k, v in value.items())}
 
 

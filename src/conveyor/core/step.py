@@ -44,6 +44,8 @@ class Step:
 
     def __post_init__(self) -> None:
         where = f"step {self.name!r}"
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise DefinitionError(f"{where}: the name must be a Python identifier")
         if not self.outputs:
             raise DefinitionError(f"{where}: outputs must name at least one value")
         for out in self.outputs:
@@ -51,12 +53,18 @@ class Step:
                 raise DefinitionError(f"{where}: output name {out!r} is not a valid identifier")
         if len(set(self.outputs)) != len(self.outputs):
             raise DefinitionError(f"{where}: output names {self.outputs} repeat")
-        if not isinstance(self.retries, int) or self.retries < 0:
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
             raise DefinitionError(f"{where}: retries must be an int >= 0, got {self.retries!r}")
-        if not isinstance(self.retry_delay, (int, float)) or self.retry_delay < 0:
+        if (
+            isinstance(self.retry_delay, bool)
+            or not isinstance(self.retry_delay, (int, float))
+            or self.retry_delay < 0
+        ):
             raise DefinitionError(f"{where}: retry_delay must be >= 0, got {self.retry_delay!r}")
         if self.timeout is not None and (
-            not isinstance(self.timeout, (int, float)) or self.timeout <= 0
+            isinstance(self.timeout, bool)
+            or not isinstance(self.timeout, (int, float))
+            or self.timeout <= 0
         ):
             raise DefinitionError(f"{where}: timeout must be a positive number or None")
         if not isinstance(self.cache, bool):
@@ -79,7 +87,7 @@ class Step:
             raise DefinitionError(f"step {self.name!r}: unknown option(s) {sorted(unknown)}")
         if "outputs" in changes:
             changes["outputs"] = _outputs_tuple(changes["outputs"], self.name)
-        return dataclasses.replace(self, **changes)
+        return _wrapping(dataclasses.replace(self, **changes), self.fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         tracer = _tracing.current()
@@ -153,9 +161,14 @@ def step(
             retry_delay=retry_delay,
             timeout=timeout,
         )
-        for attr in ("__module__", "__qualname__", "__doc__"):
-            object.__setattr__(result, attr, getattr(func, attr, None))
-        object.__setattr__(result, "__wrapped__", func)
-        return result
+        return _wrapping(result, func)
 
     return wrap(fn) if fn is not None else wrap
+
+
+def _wrapping(result: Step, func: Callable[..., Any]) -> Step:
+    """Give the Step the function's identity (docs, module, `__wrapped__` for introspection)."""
+    for attr in ("__module__", "__qualname__", "__doc__"):
+        object.__setattr__(result, attr, getattr(func, attr, None))
+    object.__setattr__(result, "__wrapped__", func)
+    return result

@@ -63,7 +63,11 @@ class MetadataStore:
         self._opened: list[sa.Connection] = []
         self._lock = threading.Lock()
         if check_schema:
-            self._ensure_schema(create)
+            try:
+                self._ensure_schema(create)
+            except BaseException:
+                self.engine.dispose()  # no pooled connection outlives a store that failed to open
+                raise
 
     # -- connection and schema ------------------------------------------------------------------
 
@@ -270,6 +274,7 @@ class MetadataStore:
         conn = self.write_conn
         with conn.begin():
             metric_rows += self._inherited_metrics(conn, batch)
+            param_rows += self._inherited_params(conn, batch)
             if artifacts:
                 conn.execute(self._insert_ignore(t.artifacts), artifacts)
             conn.execute(t.step_runs.insert(), steps)
@@ -282,6 +287,26 @@ class MetadataStore:
                 conn.execute(t.step_attempts.insert(), attempts)
             if cache_rows:
                 conn.execute(self._insert_ignore(t.cache_entries), cache_rows)
+
+    def _inherited_params(
+        self, conn: sa.Connection, batch: Sequence[StepFacts]
+    ) -> list[dict[str, Any]]:
+        """A cache hit carries the params its origin step run logged."""
+        hits = {f.step_run.origin_id: f.step_run for f in batch if f.step_run.origin_id}
+        if not hits:
+            return []
+        rows = conn.execute(
+            sa.select(t.step_params).where(t.step_params.c.step_run_id.in_(list(hits)))
+        ).all()
+        return [
+            {
+                "step_run_id": hits[r.step_run_id].id,
+                "run_id": hits[r.step_run_id].run_id,
+                "name": r.name,
+                "value": r.value,
+            }
+            for r in rows
+        ]
 
     def _inherited_metrics(
         self, conn: sa.Connection, batch: Sequence[StepFacts]
