@@ -35,8 +35,7 @@ from conveyor.artifacts.materializers import (
 from conveyor.artifacts.store import ArtifactStore
 from conveyor.artifacts.values import load_value, save_value
 from conveyor.exceptions import MaterializerError, UnsafeArtifactError
-
-from .materializer_contract import check_materializer
+from conveyor.testing import check_materializer
 
 # -- equality helpers ----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ raises `AssertionError` with a readable message on the first violation:
     check_materializer(MyMaterializer(), MyType(...))
 """
 
-from conveyor.testing.contracts import check_executor, check_materializer, check_store
+from conveyor.testing.contracts import check_executor, check_store
+from conveyor.testing.materializer import check_materializer
 
 __all__ = ["check_executor", "check_materializer", "check_store"]

@@ -1,4 +1,4 @@
-"""The contracts materializers, artifact stores and executors must keep."""
+"""The contracts artifact stores and executors must keep (materializers: `materializer.py`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from conveyor.artifacts.materializers import Materializer, MaterializerRegistry
 from conveyor.artifacts.store import ArtifactStore
 from conveyor.core.graph import Literal, Node
 from conveyor.core.step import step
@@ -17,52 +16,11 @@ from conveyor.exceptions import (
     ArtifactCorruptedError,
     ArtifactError,
     ArtifactNotFoundError,
-    UnsafeArtifactError,
 )
 from conveyor.run.executors.base import Executor
 from conveyor.run.task import Task, TaskResult
 
-__all__ = ["check_executor", "check_materializer", "check_store"]
-
-
-def check_materializer(
-    materializer: Materializer,
-    value: Any,
-    equal: Callable[[Any, Any], bool] | None = None,
-) -> None:
-    """Round-trip `value` and check determinism, metadata and the safety flag.
-
-    Args:
-        materializer: the instance under test.
-        value: a value it must store.
-        equal: how to compare values (default `==`; pass e.g. `DataFrame.equals`).
-    """
-    same = equal or (lambda a, b: bool(a == b))
-    assert isinstance(materializer.name, str) and materializer.name, "name must be a non-empty str"
-    assert isinstance(materializer.version, int) and materializer.version >= 1, (
-        "version must be >= 1"
-    )
-    data = materializer.save(value)
-    assert isinstance(data, bytes), f"save() must return bytes, got {type(data).__name__}"
-    assert materializer.save(value) == data, "save() must be deterministic for the same value"
-    loaded = materializer.load(data, trust=True)
-    assert same(loaded, value), f"round trip changed the value: {value!r} -> {loaded!r}"
-    assert materializer.save(loaded) == data, "saving the loaded value must give the same bytes"
-    if materializer.safe:
-        loaded = materializer.load(data, trust=False)
-        assert same(loaded, value), "a safe materializer must load without trust"
-    else:
-        try:
-            materializer.load(data, trust=False)
-        except UnsafeArtifactError:
-            pass
-        else:
-            raise AssertionError("an unsafe materializer must refuse to load without trust")
-    summary = materializer.describe(value)
-    assert isinstance(summary, dict), "describe() must return a dict"
-    registry = MaterializerRegistry()
-    registry.register(type(value), materializer)
-    assert registry.candidates(value)[0] is materializer, "registration must take precedence"
+__all__ = ["check_executor", "check_store"]
 
 
 def check_store(make_store: Callable[[str], ArtifactStore] = ArtifactStore) -> None:

@@ -1,12 +1,9 @@
-"""A contract kit for materializers: what every `Materializer` must do, checked on one value.
+"""The materializer contract: what every `Materializer` must do, checked on one value.
 
-    from materializer_contract import check_materializer
+from conveyor.testing import check_materializer
 
-    def test_my_materializer():
-        check_materializer(MyMaterializer(), MyValue(1), equal=lambda a, b: a.x == b.x)
-
-Self-contained on purpose (only `conveyor` and the standard library), so it can move into
-`conveyor.testing` unchanged and serve plugin authors as it serves our own tests.
+def test_my_materializer():
+    check_materializer(MyMaterializer(), MyValue(1), equal=lambda a, b: a.x == b.x)
 """
 
 from __future__ import annotations
@@ -17,7 +14,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from conveyor.artifacts.materializers import Materializer
+from conveyor.artifacts.materializers import Materializer, MaterializerRegistry
 from conveyor.exceptions import UnsafeArtifactError
 
 __all__ = ["check_materializer"]
@@ -26,7 +23,7 @@ __all__ = ["check_materializer"]
 def check_materializer(
     materializer: Materializer,
     value: Any,
-    equal: Callable[[Any, Any], Any] = operator.eq,
+    equal: Callable[[Any, Any], Any] | None = None,
     *,
     needs_trust: bool | None = None,
     deterministic: bool = True,
@@ -51,6 +48,7 @@ def check_materializer(
     Returns:
         The loaded value, for further checks by the caller.
     """
+    equal = equal or operator.eq
     cls = type(materializer).__name__
     name = getattr(materializer, "name", None)
     assert isinstance(name, str) and name, f"{cls}.name must be a non-empty str"
@@ -92,6 +90,11 @@ def check_materializer(
     summary = materializer.describe(value)
     assert isinstance(summary, dict), f"{cls}.describe must return a dict"
     json.dumps(summary, default=str, allow_nan=True)
+    registry = MaterializerRegistry()
+    registry.register(type(value), materializer)
+    assert registry.candidates(value)[0] is materializer, (
+        f"{cls}: registered for {type(value).__name__}, it must be tried first"
+    )
     return loaded
 
 
