@@ -40,9 +40,16 @@ def list_runs(
         out.print("no runs yet: start one with `conveyor run FILE.py:PIPELINE`")
         return
     table = Table(box=None)
-    for column in ("run", "pipeline", "status", "started", "duration"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("params", overflow="ellipsis", no_wrap=True)
+    widths = {
+        "run": 12,
+        "pipeline": max(len(r.pipeline) for r in records),
+        "status": max(len(r.status) for r in records),
+        "started": 19,
+        "duration": 8,
+    }
+    for column, width in widths.items():
+        table.add_column(column, no_wrap=True, min_width=max(width, len(column)))
+    table.add_column("params", overflow="ellipsis", no_wrap=True)  # the one that gives way
     for r in records:
         params = ", ".join(f"{k}={v}" for k, v in r.params.items())
         table.add_row(
