@@ -38,6 +38,7 @@ def machine() -> dict[str, Any]:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "load_avg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "busy_before": busy_fraction(0.5),
     }
 
 
@@ -46,16 +47,36 @@ def describe_machine() -> str:
     return f"{m['cores']} cores ({m['cpu']}), {m['os']}, Python {m['python']}"
 
 
-def load_note() -> str:
-    """A warning to print with results when the machine was busy as the benchmark started."""
+def busy_fraction(interval: float = 1.0) -> float | None:
+    """Share of all CPUs busy during `interval` seconds (Linux /proc/stat), or None elsewhere.
+
+    Sampled while this process sleeps, so it is what *other* processes use: a better warning of
+    a shared machine than the load average, which still counts the previous benchmark.
+    """
+
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return idle, sum(fields[:8])
+
     try:
-        load1 = os.getloadavg()[0]
-    except OSError:
+        idle0, total0 = sample()
+        time.sleep(interval)
+        idle1, total1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    total = total1 - total0
+    return None if total <= 0 else 1 - (idle1 - idle0) / total
+
+
+def load_note() -> str:
+    """A warning to print with results when other processes were busy as the benchmark started."""
+    busy = busy_fraction()
+    if busy is None:
         return ""
-    cores = os.cpu_count() or 1
-    if load1 > 0.5 * cores:
-        return f" — WARNING: load average {load1:.2f} on {cores} cores, expect noisy numbers"
-    return f"; load average {load1:.2f}"
+    if busy > 0.2:
+        return f" — WARNING: other processes kept {busy:.0%} of the CPUs busy, expect noise"
+    return f"; CPUs {busy:.0%} busy before the start"
 
 
 def median(values: Sequence[float]) -> float:

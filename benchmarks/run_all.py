@@ -6,7 +6,8 @@
 
 Order: start-up first (it is the most sensitive to a busy machine), then B3, then B1 (which builds
 `benchmarks/.venv-peers` on first use, ~1-2 minutes more), then the profile of B1's chain. Before
-each, it waits up to `--wait-quiet` seconds for the load average to drop (then runs anyway). The
+each, it waits up to `--wait-quiet` seconds for other processes to leave the CPUs idle (then runs
+anyway, and the benchmark prints a warning). The
 console output is also written to `benchmarks/results/latest.md`, with each benchmark's command,
 for updating the tables in benchmarks/README.md; JSON results are beside it.
 """
@@ -14,12 +15,11 @@ for updating the tables in benchmarks/README.md; JSON results are beside it.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
 
-from _common import BENCH, RESULTS, describe_machine, load_note, source_state
+from _common import BENCH, RESULTS, busy_fraction, describe_machine, load_note, source_state
 
 FULL = {
     "startup": ["startup.py"],
@@ -37,19 +37,18 @@ TIMEOUT_S = 15 * 60  # for each benchmark; the whole set stays well under this
 
 
 def wait_quiet(limit_s: float) -> None:
-    """Wait (up to `limit_s`) until the 1-minute load average is below a third of the cores."""
-    if limit_s <= 0 or not hasattr(os, "getloadavg"):
+    """Wait (up to `limit_s`) until other processes leave the CPUs at least 85% idle."""
+    if limit_s <= 0:
         return
-    threshold = (os.cpu_count() or 1) / 3
     deadline = time.monotonic() + limit_s
-    if os.getloadavg()[0] < threshold:
+    busy = busy_fraction()
+    if busy is None or busy < 0.15:
         return
-    print(
-        f"(waiting up to {limit_s:.0f} s for load average < {threshold:.2f}) ", end="", flush=True
-    )
-    while time.monotonic() < deadline and os.getloadavg()[0] >= threshold:
-        time.sleep(5)
-    print(f"load average now {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"(CPUs {busy:.0%} busy: waiting up to {limit_s:.0f} s) ", end="", flush=True)
+    while time.monotonic() < deadline and busy is not None and busy >= 0.15:
+        time.sleep(4)
+        busy = busy_fraction()
+    print(f"CPUs {busy or 0:.0%} busy now", flush=True)
 
 
 def main() -> None:

@@ -254,3 +254,26 @@ def test_reproduce_compares_outputs_bit_for_bit(cli: Cli) -> None:
     different = cli.json("reproduce", changed["run_id"], check=1)
     assert different["reproducible"] is False
     assert different["first_difference"] == "bounded"
+
+
+def test_runs_record_code_state_and_every_installed_package(cli: Cli) -> None:
+    subprocess.run(["git", "init", "-q"], cwd=cli.root, check=True)
+    cli.write("flow.py", FLOW)
+    untracked = cli.json("run", "flow.py:flow")
+    shown = cli.json("runs", "show", untracked["run_id"])
+    assert shown["git_commit"] is None  # no commit yet
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "add", "flow.py"], cwd=cli.root, check=True)
+    subprocess.run([*git, "commit", "-qm", "flow"], cwd=cli.root, check=True)
+    clean = cli.json("runs", "show", cli.json("run", "flow.py:flow")["run_id"])
+    assert len(clean["git_commit"]) == 40
+    assert clean["git_dirty"] is None
+    cli.write("flow.py", FLOW + "\n# an uncommitted edit\n")
+    dirty = cli.json("runs", "show", cli.json("run", "flow.py:flow")["run_id"])
+    assert dirty["git_commit"] == clean["git_commit"]
+    assert dirty["git_dirty"] is not None
+    packages = dirty["installed_packages"]
+    assert "conveyor" in packages
+    assert "sqlalchemy" in packages
+    assert dirty["packages"]["sqlalchemy"] == packages["sqlalchemy"]
+    assert dirty["environment_id"] == clean["environment_id"]  # stored once, shared

@@ -87,6 +87,9 @@ def show(
         for step in data["steps"]:
             step["params"] = params.get(step["id"], {})
             step["attempt_log"] = [dataclasses.asdict(a) for a in meta.attempts(step["id"])]
+        data["installed_packages"] = (
+            meta.environment(record.environment_id) if record.environment_id else {}
+        )
         data["metrics"] = [
             {"step": names.get(m.step_run_id), "name": m.name, "value": m.value, "index": m.step}
             for m in metrics
@@ -116,6 +119,7 @@ def _run_summary(r: Any) -> dict[str, Any]:
         "pid": r.pid,
         "resumed_from": r.resumed_from,
         "pipeline_ref": r.pipeline_ref,
+        "environment_id": r.environment_id,
     }
 
 

@@ -40,6 +40,7 @@ class RunRecord:
     pipeline_ref: str | None = None
     resumed_from: str | None = None
     heartbeat_at: float | None = None
+    environment_id: str | None = None  # the full package list: `MetadataStore.environment()`
 
 
 @dataclasses.dataclass(frozen=True)

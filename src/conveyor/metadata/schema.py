@@ -11,7 +11,7 @@ import sqlalchemy as sa
 __all__ = ["SCHEMA_REVISION", "metadata"]
 
 #: The Alembic revision this code expects; a test checks it equals the migrations' head.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 metadata = sa.MetaData()
 
@@ -48,6 +48,7 @@ runs = sa.Table(
     sa.Column("pipeline_ref", sa.Text),  # "path/to/file.py:name", for resume and reproduce
     sa.Column("resumed_from", sa.String(32)),  # the run this one continues
     sa.Column("heartbeat_at", sa.Float),  # refreshed while the runner lives
+    sa.Column("environment_id", sa.String(32)),  # every installed package: `environments`
     sa.Index("ix_runs_started_at", "started_at"),
     sa.Index("ix_runs_pipeline_started_at", "pipeline", "started_at"),
 )
@@ -141,4 +142,13 @@ step_attempts = sa.Table(
     sa.Column("ended_at", sa.Float, nullable=False),
     sa.Column("error_type", sa.String(300)),
     sa.Column("error_message", sa.Text),
+)
+
+environments = sa.Table(
+    "environments",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # hash of Python version + packages
+    sa.Column("python_version", sa.String(32), nullable=False),
+    sa.Column("packages", sa.Text, nullable=False),  # {"name": "version"} of every distribution
+    sa.Column("created_at", sa.Float, nullable=False),
 )

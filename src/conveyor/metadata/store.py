@@ -168,9 +168,20 @@ class MetadataStore:
 
     # -- writes ----------------------------------------------------------------------------------
 
-    def start_run(self, run: RunRecord) -> None:
+    def start_run(self, run: RunRecord, packages: Mapping[str, str] | None = None) -> None:
+        """Record a new run (and its environment's full package list, once per environment)."""
         conn = self.write_conn
         with conn.begin():
+            if run.environment_id is not None and packages is not None:
+                conn.execute(
+                    self._insert_ignore(t.environments),
+                    {
+                        "id": run.environment_id,
+                        "python_version": run.python_version or "",
+                        "packages": _dumps(dict(packages)),
+                        "created_at": run.started_at,
+                    },
+                )
             conn.execute(
                 self._insert_ignore(t.pipelines),
                 {
@@ -350,6 +361,15 @@ class MetadataStore:
             )
             for r in rows
         ]
+
+    def environment(self, environment_id: str) -> dict[str, str]:
+        """Every package (name → version) installed where a run ran."""
+        rows = self._read(
+            sa.select(t.environments.c.packages).where(t.environments.c.id == environment_id)
+        )
+        if not rows:
+            raise NotFoundError(f"no environment with id {environment_id!r}")
+        return json.loads(rows[0][0])
 
     def heartbeat(self, run_id: str) -> None:
         """Mark the run's runner as alive now."""

@@ -1,19 +1,21 @@
-"""What a run records about where it ran: host, Python, key packages, and the git state."""
+"""What a run records about where it ran: host, Python, installed packages, and the code state."""
 
 from __future__ import annotations
 
 import functools
 import os
 import platform
+import re
 import socket
 import subprocess
-from importlib import metadata
+import sys
 from pathlib import Path
 
-from conveyor.core.hashing import digest
+from conveyor.core.hashing import canonical_json, digest
 
-__all__ = ["Environment", "capture_environment"]
+__all__ = ["KEY_PACKAGES", "Environment", "capture_environment", "installed_packages"]
 
+#: Shown with every run; the full list is stored once per distinct environment.
 KEY_PACKAGES = (
     "conveyor",
     "numpy",
@@ -30,34 +32,58 @@ KEY_PACKAGES = (
 
 
 class Environment(dict):
-    """host, pid, python_version, packages, git_commit, git_dirty."""
+    """host, pid, python_version, packages (key ones), git_commit, git_dirty."""
 
 
-def capture_environment(source: Path | None) -> Environment:
+def capture_environment(source: Path | None) -> tuple[Environment, str, dict[str, str]]:
+    """The run's environment columns, and the id and contents of its full package list."""
     commit, dirty = _git_state(source)
-    return Environment(
+    installed = installed_packages()
+    wanted = {_normalise(k) for k in KEY_PACKAGES}
+    env = Environment(
         host=socket.gethostname(),
         pid=os.getpid(),
         python_version=platform.python_version(),
-        packages=_packages(),
+        packages={k: v for k, v in installed.items() if k in wanted},
         git_commit=commit,
         git_dirty=dirty,
     )
+    return env, environment_id(installed), installed
+
+
+def environment_id(packages: dict[str, str]) -> str:
+    return digest(platform.python_version().encode(), canonical_json(packages).encode())[:32]
 
 
 @functools.lru_cache(maxsize=1)
-def _packages() -> dict[str, str]:
-    found = {}
-    for name in KEY_PACKAGES:
+def installed_packages() -> dict[str, str]:
+    """Every installed distribution → version, read from `*.dist-info` folder names (fast:
+    one directory listing per `sys.path` entry, no metadata files parsed)."""
+    found: dict[str, str] = {}
+    for entry in sys.path:
         try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
+            names = os.listdir(entry or ".")
+        except OSError:
             continue
-    return found
+        for name in names:
+            for suffix in (".dist-info", ".egg-info"):
+                if name.endswith(suffix):
+                    package, _, version = name[: -len(suffix)].partition("-")
+                    if version:
+                        found.setdefault(_normalise(package), version)
+    return dict(sorted(found.items()))
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _git_state(source: Path | None) -> tuple[str | None, str | None]:
-    """(HEAD commit, hash of uncommitted changes or None if clean) of the repo holding `source`."""
+    """(HEAD commit, hash of uncommitted changes or None if clean) of the repo holding `source`.
+
+    Uncommitted changes are the diff against HEAD plus the pipeline file itself when git does
+    not track it yet.
+    """
     folder = (source.parent if source and source.is_file() else source) or Path.cwd()
     try:
         commit = subprocess.run(
@@ -66,7 +92,17 @@ def _git_state(source: Path | None) -> tuple[str | None, str | None]:
         if commit.returncode != 0:
             return None, None
         diff = subprocess.run(["git", "diff", "HEAD"], cwd=folder, capture_output=True, timeout=10)
+        changes = [diff.stdout]
+        if source is not None and source.is_file():
+            tracked = subprocess.run(
+                ["git", "ls-files", "--error-unmatch", source.name],
+                cwd=folder,
+                capture_output=True,
+                timeout=5,
+            )
+            if tracked.returncode != 0:  # a new, untracked pipeline file
+                changes.append(source.read_bytes())
     except (OSError, subprocess.SubprocessError):
         return None, None
-    dirty = digest(diff.stdout) if diff.stdout else None
+    dirty = digest(*changes) if any(changes) else None
     return commit.stdout.strip(), dirty

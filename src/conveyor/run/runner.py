@@ -171,7 +171,7 @@ class Runner:
     # -- the run -----------------------------------------------------------------------------------
 
     def run(self, source: Path | None) -> Run:
-        env = capture_environment(source)
+        env, environment, packages = capture_environment(source)
         record = RunRecord(
             id=self.run_id,
             pipeline=self.graph.pipeline,
@@ -184,10 +184,11 @@ class Runner:
             pipeline_ref=self.options.pipeline_ref,
             resumed_from=self.options.resumed_from,
             heartbeat_at=time.time(),
+            environment_id=environment,
             **env,
         )
         meta = self.ws.metadata
-        meta.start_run(record)
+        meta.start_run(record, packages)
         self.observer.run_started(record, self.graph)
         try:
             with routed_output(), Recorder(meta, heartbeat_run=self.run_id) as self._recorder:
