@@ -195,6 +195,10 @@ def test_killed_runner_shows_interrupted_and_resumes(cli: Cli) -> None:
     streamed = cli("logs", run_id, "sleepy").stdout
     assert "going to sleep" in streamed  # printed while the step still runs
     assert cli.json("runs", "show", run_id)["status"] == "running"
+    while time.monotonic() < deadline:  # completed steps are recorded while a long one runs
+        if cli.json("runs", "show", run_id)["steps"]:
+            break
+        time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     shown = cli.json("runs", "show", run_id)

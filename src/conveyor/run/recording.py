@@ -1,26 +1,31 @@
-"""Group commit: step facts are written by a background thread, many per transaction.
+"""Group commit: step facts are buffered briefly and written many per transaction.
 
-When steps are fast, facts pile up while the previous transaction commits and go out together;
-when steps are slow, each is written as soon as it finishes. Either way the runner never waits on
-the database, and each step's facts stay atomic (a batch is one transaction). Artifact bytes are
-always on disk before their facts are queued, so a crash loses at most the facts of the last
-moments — never leaves a row pointing at missing bytes.
+Writing each step's facts in its own transaction costs more than a trivial step itself, so the
+runner hands facts to a `Recorder`, which writes them in one transaction when:
+
+- the oldest buffered facts are `window_s` old (50 ms), or `max_batch` are waiting;
+- a step is about to be executed after a slow one (≥ `slow_step_s`): slow steps are followed
+  by slow steps, and nothing should wait for them unwritten;
+- the runner is about to block on running steps, or the run ends.
+
+A small background thread flushes facts older than `window_s` while the runner is busy inside a
+long step, and refreshes the run's heartbeat; otherwise writes happen in the runner's own thread
+(a writer thread working all the time would fight it for the GIL). Batches are written in order,
+one at a time. A crash thus loses at most the facts of the last `window_s` — never leaves a row
+pointing at missing bytes, since bytes are written before facts are handed over.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 
-from conveyor.exceptions import MetadataError
 from conveyor.metadata.records import StepFacts
 from conveyor.metadata.store import MetadataStore
 
-__all__ = ["Recorder"]
+__all__ = ["HEARTBEAT_S", "Recorder"]
 
-_STOP = object()
 logger = logging.getLogger(__name__)
 
 #: How often a live runner refreshes its run's heartbeat; a run silent for 6x this is dead.
@@ -28,17 +33,32 @@ HEARTBEAT_S = 5.0
 
 
 class Recorder:
-    """Queues `StepFacts` and writes them from one background thread. Use as a context manager."""
+    """Buffers `StepFacts` and writes them in batches. Use as a context manager."""
 
     def __init__(
-        self, store: MetadataStore, max_batch: int = 1000, heartbeat_run: str | None = None
+        self,
+        store: MetadataStore,
+        *,
+        heartbeat_run: str | None = None,
+        window_s: float = 0.05,
+        slow_step_s: float = 0.01,
+        max_batch: int = 1000,
     ) -> None:
         self.store = store
-        self.max_batch = max_batch
         self.heartbeat_run = heartbeat_run
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self.window_s = window_s
+        self.slow_step_s = slow_step_s
+        self.max_batch = max_batch
+        self._buffer: list[StepFacts] = []
+        self._since = 0.0
+        self._last_duration = 0.0
+        self._buffer_lock = threading.Lock()  # guards the buffer
+        self._write_lock = threading.Lock()  # one batch at a time, in order
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._loop, name="conveyor-recorder", daemon=True)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._background, name="conveyor-recorder", daemon=True
+        )
 
     def __enter__(self) -> Recorder:
         self._thread.start()
@@ -47,52 +67,61 @@ class Recorder:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def add(self, facts: StepFacts) -> None:
-        self._raise_if_failed()
-        self._queue.put(facts)
+    def add(self, facts: StepFacts, duration_s: float = 0.0) -> None:
+        """Queue a finished step's facts; `duration_s` is how long the step ran."""
+        if self._error is not None:
+            self.flush()  # raises the background thread's error
+        with self._buffer_lock:
+            if not self._buffer:
+                self._since = time.monotonic()
+            self._buffer.append(facts)
+            full = len(self._buffer) >= self.max_batch
+            old = time.monotonic() - self._since >= self.window_s
+        if not facts.step_run.cached:
+            self._last_duration = duration_s
+        if full or old:
+            self.flush()
+
+    def before_step(self) -> None:
+        """The runner is about to execute a step: write what waits if the last step was slow."""
+        if self._buffer and self._last_duration >= self.slow_step_s:
+            self.flush()
+
+    def flush(self, older_than: float | None = None) -> None:
+        """Write everything buffered (only if older than `older_than` s), in one transaction."""
+        with self._write_lock:
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            with self._buffer_lock:
+                if not self._buffer:
+                    return
+                if older_than is not None and time.monotonic() - self._since < older_than:
+                    return
+                batch, self._buffer = self._buffer, []
+            self.store.record_steps(batch)
 
     def close(self) -> None:
-        """Write everything queued, stop the thread, and raise if any write failed."""
+        """Write what is left and stop the background thread."""
+        self._stop.set()
         if self._thread.is_alive():
-            self._queue.put(_STOP)
             self._thread.join()
-        self._raise_if_failed()
+        self.flush()
 
-    def _raise_if_failed(self) -> None:
-        if self._error is not None:
-            raise MetadataError(
-                f"recording step results failed: {type(self._error).__name__}: {self._error}"
-            ) from self._error
-
-    def _loop(self) -> None:
+    def _background(self) -> None:
+        last_beat = time.monotonic()
         try:
-            self._drain()
+            while not self._stop.wait(self.window_s):
+                try:
+                    self.flush(older_than=self.window_s)
+                except Exception as err:  # handed to the runner on its next add/flush
+                    self._error = err
+                    return
+                if self.heartbeat_run and time.monotonic() - last_beat >= HEARTBEAT_S:
+                    last_beat = time.monotonic()
+                    try:
+                        self.store.heartbeat(self.heartbeat_run)
+                    except Exception as err:  # the next write reports a broken database
+                        logger.debug("heartbeat failed: %s", err)
         finally:
             self.store.release_thread()
-
-    def _drain(self) -> None:
-        stopping = False
-        last_beat = time.monotonic()
-        while not stopping:
-            try:
-                batch = [self._queue.get(timeout=HEARTBEAT_S)]
-            except queue.Empty:
-                batch = []
-            if self.heartbeat_run and time.monotonic() - last_beat >= HEARTBEAT_S:
-                last_beat = time.monotonic()
-                try:
-                    self.store.heartbeat(self.heartbeat_run)
-                except Exception as err:  # the next write will report a broken database
-                    logger.debug("heartbeat failed: %s", err)
-            while len(batch) < self.max_batch:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stopping = any(item is _STOP for item in batch)
-            facts = [item for item in batch if isinstance(item, StepFacts)]
-            if self._error is None and facts:
-                try:
-                    self.store.record_steps(facts)
-                except BaseException as err:  # surfaced to the runner by add() / close()
-                    self._error = err

@@ -249,6 +249,8 @@ class Runner:
                     pending[future] = name
             if not pending:
                 continue
+            if not all(future.done() for future in pending):
+                self._recorder.flush()  # about to block on running steps: nothing waits unwritten
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: self._position[pending[f]]):
                 name = pending.pop(future)
@@ -291,6 +293,7 @@ class Runner:
                 ),
             )
             return None
+        self._recorder.before_step()
         self.observer.step_started(node.name)
         task = Task(
             run_id=self.run_id,
@@ -419,7 +422,8 @@ class Runner:
                 params=dict(result.params) if result else {},
                 cache_outputs=cache_outputs,
                 attempts=list(result.attempts) if result else [],
-            )
+            ),
+            duration_s=result.duration_s if result else 0.0,
         )
         self._status[node.name] = status
         self._records[node.name] = record
