@@ -284,8 +284,8 @@ class MetadataStore:
                 )
         conn = self.write_conn
         with conn.begin():
-            metric_rows += self._inherited_metrics(conn, batch)
-            param_rows += self._inherited_params(conn, batch)
+            metric_rows += self._inherited(conn, batch, t.metrics)
+            param_rows += self._inherited(conn, batch, t.step_params)
             if artifacts:
                 conn.execute(self._insert_ignore(t.artifacts), artifacts)
             conn.execute(t.step_runs.insert(), steps)
@@ -299,47 +299,21 @@ class MetadataStore:
             if cache_rows:
                 conn.execute(self._insert_ignore(t.cache_entries), cache_rows)
 
-    def _inherited_params(
-        self, conn: sa.Connection, batch: Sequence[StepFacts]
+    def _inherited(
+        self, conn: sa.Connection, batch: Sequence[StepFacts], table: sa.Table
     ) -> list[dict[str, Any]]:
-        """A cache hit carries the params its origin step run logged."""
+        """Rows of `table` (metrics or params) that cache hits carry over from their origins."""
         hits = {f.step_run.origin_id: f.step_run for f in batch if f.step_run.origin_id}
         if not hits:
             return []
-        rows = conn.execute(
-            sa.select(t.step_params).where(t.step_params.c.step_run_id.in_(list(hits)))
-        ).all()
-        return [
-            {
-                "step_run_id": hits[r.step_run_id].id,
-                "run_id": hits[r.step_run_id].run_id,
-                "name": r.name,
-                "value": r.value,
-            }
-            for r in rows
-        ]
-
-    def _inherited_metrics(
-        self, conn: sa.Connection, batch: Sequence[StepFacts]
-    ) -> list[dict[str, Any]]:
-        """A cache hit carries the metrics its origin step run logged."""
-        hits = {f.step_run.origin_id: f.step_run for f in batch if f.step_run.origin_id}
-        if not hits:
-            return []
-        rows = conn.execute(
-            sa.select(t.metrics).where(t.metrics.c.step_run_id.in_(list(hits)))
-        ).all()
-        return [
-            {
-                "run_id": hits[r.step_run_id].run_id,
-                "step_run_id": hits[r.step_run_id].id,
-                "name": r.name,
-                "value": r.value,
-                "step": r.step,
-                "logged_at": r.logged_at,
-            }
-            for r in rows
-        ]
+        rows = conn.execute(sa.select(table).where(table.c.step_run_id.in_(list(hits)))).all()
+        copied = []
+        for row in rows:
+            data = {k: v for k, v in row._mapping.items() if k != "id"}  # new autoincrement ids
+            hit = hits[row.step_run_id]
+            data.update(step_run_id=hit.id, run_id=hit.run_id)
+            copied.append(data)
+        return copied
 
     def artifact_ids(self) -> set[str]:
         """Ids of every recorded artifact (what `gc` must keep)."""

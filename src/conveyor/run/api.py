@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.artifacts.values import load_value
 from conveyor.config import Settings
 from conveyor.run.views import Run
-from conveyor.run.workspace import open_workspace
+from conveyor.run.workspace import load_recorded, open_workspace
 
 __all__ = ["get_run", "list_runs", "load_artifact"]
 
@@ -19,7 +18,7 @@ def get_run(run_id: str, *, settings: Settings | None = None, trust: bool | None
     record = meta.get_run(meta.resolve_run_id(run_id))
     steps = tuple(meta.step_runs(record.id))
     trusted = ws.settings.trust_pickle if trust is None else trust
-    return Run(record, steps, record.outputs, lambda aid: _load(ws, aid, trusted))
+    return Run(record, steps, record.outputs, lambda aid: load_recorded(ws, aid, trust=trusted))
 
 
 def list_runs(
@@ -35,16 +34,4 @@ def load_artifact(
     """Load an artifact's value by id (or unique prefix), verifying its content hash."""
     ws = open_workspace(settings)
     full = ws.metadata.resolve_artifact_id(artifact_id)
-    return _load(ws, full, ws.settings.trust_pickle if trust is None else trust)
-
-
-def _load(ws: Any, artifact_id: str, trust: bool) -> Any:
-    rec = ws.metadata.get_artifact(artifact_id)
-    return load_value(
-        rec.id,
-        rec.materializer,
-        rec.materializer_version,
-        ws.artifacts,
-        ws.materializers,
-        trust=trust,
-    )
+    return load_recorded(ws, full, trust=ws.settings.trust_pickle if trust is None else trust)

@@ -19,7 +19,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
 
-from conveyor.artifacts.values import load_value
 from conveyor.config import Settings
 from conveyor.core.fingerprint import cache_key, code_fingerprint
 from conveyor.core.graph import Collection, Graph, Input, Literal, Node, Ref
@@ -34,7 +33,7 @@ from conveyor.run.executors.local import LocalExecutor
 from conveyor.run.recording import Recorder
 from conveyor.run.task import Stored, Task, TaskResult
 from conveyor.run.views import Run
-from conveyor.run.workspace import Workspace, open_workspace
+from conveyor.run.workspace import Workspace, load_recorded, open_workspace
 
 __all__ = ["RunOptions", "Runner", "run_pipeline"]
 
@@ -495,14 +494,6 @@ def _loader(ws: Workspace, trust: bool, in_memory: dict[str, Any]) -> Any:
     def load(artifact_id: str) -> Any:
         if artifact_id in in_memory:
             return in_memory[artifact_id]
-        rec = ws.metadata.get_artifact(artifact_id)
-        return load_value(
-            rec.id,
-            rec.materializer,
-            rec.materializer_version,
-            ws.artifacts,
-            ws.materializers,
-            trust=trust,
-        )
+        return load_recorded(ws, artifact_id, trust=trust)
 
     return load

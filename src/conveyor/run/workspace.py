@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from typing import Any
 
 from conveyor.artifacts.materializers import MaterializerRegistry, default_registry
 from conveyor.artifacts.store import ArtifactStore
+from conveyor.artifacts.values import load_value
 from conveyor.config import Settings
 from conveyor.metadata.store import MetadataStore
 
-__all__ = ["Workspace", "open_workspace"]
+__all__ = ["Workspace", "close_workspaces", "load_recorded", "open_workspace"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +42,19 @@ def open_workspace(settings: Settings | None = None) -> Workspace:
                 materializers=default_registry(),
             )
         return found
+
+
+def load_recorded(ws: Workspace, artifact_id: str, *, trust: bool) -> Any:
+    """Load a recorded artifact's value (verified; unsafe formats only when trusted)."""
+    rec = ws.metadata.get_artifact(artifact_id)
+    return load_value(
+        rec.id,
+        rec.materializer,
+        rec.materializer_version,
+        ws.artifacts,
+        ws.materializers,
+        trust=trust,
+    )
 
 
 def close_workspaces() -> None:
