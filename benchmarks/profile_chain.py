@@ -39,7 +39,7 @@ from _common import RESULTS, describe_machine, load_note, save_results, table
 COMPONENTS = [
     ("whole run: Pipeline.run", "core/pipeline.py", "run"),
     ("  trace the graph", "core/pipeline.py", "trace"),
-    ("  open workspace (new DB, migrations)", "run/workspace.py", "open_workspace"),
+    ("  open workspace (new DB, migrations)", "conveyor/workspace.py", "open_workspace"),
     ("  capture environment (git, packages)", "run/environment.py", "capture_environment"),
     ("  git subprocesses", "run/environment.py", "_git_state"),
     ("  pipeline version hash (Graph.version)", "core/graph.py", "version"),
@@ -216,7 +216,7 @@ def print_profile(title: str, wall_s: float, prof: dict[str, Any], n: int) -> No
 def _no_blob_files() -> Any:
     from conveyor.artifacts.store import ArtifactStore, StoredBlob, artifact_id
 
-    def put(self: Any, encoding: str, data: bytes) -> Any:
+    def put(self: Any, encoding: str, data: bytes, *args: Any, **kwargs: Any) -> Any:
         return StoredBlob(artifact_id(encoding, data), "memory://", len(data))
 
     return mock.patch.object(ArtifactStore, "put", put)
@@ -225,7 +225,7 @@ def _no_blob_files() -> Any:
 def _no_cache_lookup() -> Any:
     from conveyor.metadata.store import MetadataStore
 
-    def cache_lookup(self: Any, key: str) -> None:
+    def cache_lookup(self: Any, *args: Any, **kwargs: Any) -> None:
         return None
 
     return mock.patch.object(MetadataStore, "cache_lookup", cache_lookup)
@@ -234,7 +234,7 @@ def _no_cache_lookup() -> Any:
 def _no_step_records() -> Any:
     from conveyor.run.recording import Recorder
 
-    def add(self: Any, facts: Any) -> None:
+    def add(self: Any, *args: Any, **kwargs: Any) -> None:
         return None
 
     return mock.patch.object(Recorder, "add", add)
@@ -254,7 +254,7 @@ ABLATIONS: dict[str, list[Any]] = {
 
 def ablation(chain: Any, n: int, repeat: int = 3) -> dict[str, float | None]:
     import conveyor as cv
-    from conveyor.run.workspace import close_workspaces
+    from conveyor.workspace import close_workspaces
 
     found: dict[str, float | None] = {}
     for label, patches in ABLATIONS.items():
@@ -272,7 +272,7 @@ def ablation(chain: Any, n: int, repeat: int = 3) -> dict[str, float | None]:
                         close_workspaces()
                     if run.status != "succeeded":
                         raise RuntimeError(run.status)
-        except (ImportError, AttributeError, RuntimeError) as err:
+        except (ImportError, AttributeError, TypeError, RuntimeError) as err:
             print(f"  ablation {label!r}: n/a ({type(err).__name__}: {err})")
             found[label] = None
             continue
@@ -311,7 +311,7 @@ def main() -> None:
         os.execve(str(py), [str(py), __file__, *sys.argv[1:]], env)
 
     import conveyor as cv
-    from conveyor.run.workspace import close_workspaces
+    from conveyor.workspace import close_workspaces
 
     n = args.steps
     print(f"Profile: Conveyor chain of {n} steps; machine: {describe_machine()}{load_note()}")

@@ -9,7 +9,7 @@ import pytest
 
 import conveyor as cv
 from conveyor.config import Settings
-from conveyor.run.workspace import Workspace, close_workspaces, open_workspace
+from conveyor.workspace import Workspace, close_workspaces, open_workspace
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from conveyor.exceptions import ConveyorError
 if TYPE_CHECKING:
     from conveyor.artifacts.materializers import Materializer, register_materializer
     from conveyor.config import Settings
+    from conveyor.registry import load_model
     from conveyor.run.api import get_run, list_runs, load_artifact
     from conveyor.run.events import RunObserver
     from conveyor.run.replay import reproduce, resume
@@ -49,6 +50,7 @@ __all__ = [
     "get_run",
     "list_runs",
     "load_artifact",
+    "load_model",
     "log_metric",
     "log_param",
     "pipeline",
@@ -66,6 +68,7 @@ _LAZY = {
     "get_run": "conveyor.run.api",
     "list_runs": "conveyor.run.api",
     "load_artifact": "conveyor.run.api",
+    "load_model": "conveyor.registry",
     "RunObserver": "conveyor.run.events",
     "reproduce": "conveyor.run.replay",
     "resume": "conveyor.run.replay",

@@ -369,7 +369,7 @@ def test_many_runs_in_one_process_do_not_leak_database_connections(tmp_path: Pat
     """Each run's recorder thread returns its connection: 40 runs exceed the pool's 15."""
     import conveyor as cv
     from conveyor.config import Settings
-    from conveyor.run.workspace import close_workspaces
+    from conveyor.workspace import close_workspaces
 
     @cv.step(cache=False)
     def one(x: int) -> int:

@@ -13,7 +13,7 @@ import pytest
 import conveyor as cv
 from conveyor.config import Settings
 from conveyor.exceptions import NotFoundError, UnsafeArtifactError
-from conveyor.run.workspace import close_workspaces
+from conveyor.workspace import close_workspaces
 
 from . import _steps
 

@@ -9,7 +9,7 @@ import pytest
 
 import conveyor as cv
 from conveyor.config import Settings
-from conveyor.run.workspace import Workspace
+from conveyor.workspace import Workspace
 
 from . import _steps
 
@@ -143,7 +143,7 @@ def test_a_lost_pipeline_output_is_recomputed(
     first = _steps.two_branches.run()
     _delete_blob(workspace, first.output_ids["output"])
     calls.clear()
-    from conveyor.run.workspace import close_workspaces
+    from conveyor.workspace import close_workspaces
 
     close_workspaces()
     second = _steps.two_branches.run()
@@ -166,7 +166,7 @@ def test_cache_is_shared_between_pipelines_with_the_same_steps(project: Path, ca
 def test_cache_hits_survive_a_new_process_view(
     project: Path, settings: Settings, calls: Calls
 ) -> None:
-    from conveyor.run.workspace import close_workspaces
+    from conveyor.workspace import close_workspaces
 
     _steps.two_branches.run()
     close_workspaces()

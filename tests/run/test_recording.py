@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import conveyor as cv
-from conveyor.run.workspace import Workspace
+from conveyor.workspace import Workspace
 
 from . import _steps
 

@@ -13,7 +13,7 @@ import conveyor as cv
 from conveyor.config import Settings
 from conveyor.exceptions import ParameterError
 from conveyor.metadata.records import RunRecord, StepRunRecord
-from conveyor.run.workspace import Workspace
+from conveyor.workspace import Workspace
 
 from . import _steps
 

@@ -38,7 +38,7 @@ def postgres_url() -> Iterator[str]:
         conn.execute(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
     yield f"{base}/{name}"
-    from conveyor.run.workspace import close_workspaces
+    from conveyor.workspace import close_workspaces
 
     close_workspaces()
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:

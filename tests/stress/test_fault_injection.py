@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from conveyor.artifacts.store import artifact_id
 from conveyor.config import Settings
-from conveyor.run.workspace import close_workspaces, open_workspace
+from conveyor.workspace import close_workspaces, open_workspace
 
 PIPELINE = """
 import time

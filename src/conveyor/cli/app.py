@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from conveyor._version import __version__
-from conveyor.cli import artifacts, db, logs, maintenance, replay, run_cmd, runs
+from conveyor.cli import artifacts, db, logs, maintenance, models, replay, run_cmd, runs
 
 app = typer.Typer(
     name="conveyor",
@@ -54,6 +54,7 @@ app.command("gc")(maintenance.gc)
 artifacts.app.command("verify")(maintenance.verify)
 app.add_typer(runs.app, name="runs")
 app.add_typer(artifacts.app, name="artifacts")
+app.add_typer(models.app, name="models")
 app.add_typer(db.app, name="db")
 
 

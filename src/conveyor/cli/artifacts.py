@@ -24,7 +24,7 @@ def show(
 
     Example: conveyor artifacts show 3fa2c9
     """
-    from conveyor.run.workspace import open_workspace
+    from conveyor.workspace import open_workspace
 
     with reported_errors():
         meta = open_workspace().metadata
@@ -84,7 +84,7 @@ def lineage(
 
     Example: conveyor lineage 3fa2c9 --depth 5
     """
-    from conveyor.run.workspace import open_workspace
+    from conveyor.workspace import open_workspace
 
     with reported_errors():
         meta = open_workspace().metadata
@@ -92,6 +92,17 @@ def lineage(
         record = meta.get_artifact(full)
         upstream = _upstream(meta, full, depth, set())
         downstream = _downstream(meta, full, depth, set())
+        from conveyor.metadata.model_store import ModelStore
+
+        models = [
+            {
+                "model": v.name,
+                "version": v.version,
+                "role": "model" if v.artifact_id == full else "training data",
+                "aliases": list(v.aliases),
+            }
+            for v in ModelStore(meta).versions_of_artifact(full)
+        ]
     if as_json:
         print_json(
             {
@@ -99,6 +110,7 @@ def lineage(
                 "type": record.type_name,
                 "upstream": upstream,
                 "downstream": downstream,
+                "models": models,
             }
         )
         return
@@ -107,6 +119,10 @@ def lineage(
     _render(up, upstream, "inputs")
     down = root.add("[bold]downstream[/] (consumed by)")
     _render(down, downstream, "outputs")
+    if models:
+        registered = root.add("[bold]model versions[/]")
+        for m in models:
+            registered.add(f"{escape(m['model'])}:{m['version']} ({m['role']})")
     out.print(root)
 
 

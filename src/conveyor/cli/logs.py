@@ -27,7 +27,7 @@ def logs(
       conveyor logs 3fa2c9 train --follow
     """
     from conveyor.run.capture import live_log_path
-    from conveyor.run.workspace import open_workspace
+    from conveyor.workspace import open_workspace
 
     with reported_errors():
         ws = open_workspace()

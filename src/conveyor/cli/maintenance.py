@@ -24,7 +24,7 @@ def gc(
     Example: conveyor gc --dry-run
     """
     from conveyor.run.maintenance import collect_garbage
-    from conveyor.run.workspace import open_workspace
+    from conveyor.workspace import open_workspace
 
     with reported_errors():
         report = collect_garbage(open_workspace(), dry_run=dry_run, grace_s=grace)
@@ -53,7 +53,7 @@ def verify(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     Example: conveyor artifacts verify
     """
     from conveyor.run.maintenance import verify_artifacts
-    from conveyor.run.workspace import open_workspace
+    from conveyor.workspace import open_workspace
 
     with reported_errors():
         report = verify_artifacts(open_workspace())

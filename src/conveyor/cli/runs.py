@@ -30,7 +30,7 @@ def list_runs(
     with reported_errors():
         records = fastread.list_runs(Settings.load().db, pipeline, limit)
         if records is None:  # not the embedded SQLite store: the full metadata store
-            from conveyor.run.workspace import open_workspace
+            from conveyor.workspace import open_workspace
 
             records = open_workspace().metadata.list_runs(pipeline, limit)
     if as_json:
@@ -72,7 +72,7 @@ def show(
 
     Example: conveyor runs show latest
     """
-    from conveyor.run.workspace import open_workspace
+    from conveyor.workspace import open_workspace
 
     with reported_errors():
         meta = open_workspace().metadata

@@ -15,7 +15,7 @@ from conveyor.metadata.records import RunRecord
 
 __all__ = ["list_runs"]
 
-_EXPECTED_REVISION = "0003"  # tests check it equals schema.SCHEMA_REVISION
+_EXPECTED_REVISION = "0004"  # tests check it equals schema.SCHEMA_REVISION
 
 
 def list_runs(url: str, pipeline: str | None, limit: int) -> list[RunRecord] | None:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 __all__ = ["SCHEMA_REVISION", "metadata"]
 
 #: The Alembic revision this code expects; a test checks it equals the migrations' head.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 metadata = sa.MetaData()
 
@@ -151,4 +151,48 @@ environments = sa.Table(
     sa.Column("python_version", sa.String(32), nullable=False),
     sa.Column("packages", sa.Text, nullable=False),  # {"name": "version"} of every distribution
     sa.Column("created_at", sa.Float, nullable=False),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("artifact_id", sa.String(64), sa.ForeignKey("artifacts.id"), nullable=False),
+    sa.Column("run_id", sa.String(32)),  # the run that trained it
+    sa.Column("step_run_id", sa.String(32)),  # the step that produced the model artifact
+    sa.Column("metrics", sa.Text, nullable=False),  # {"accuracy": 0.97, ...}
+    sa.Column("signature", sa.Text, nullable=False),  # input schema: {"column": "dtype"}
+    sa.Column("evaluation", sa.Text, nullable=False),  # the gate decision it passed, if any
+    sa.Column("data", sa.Text, nullable=False),  # {"name": "artifact id"} it was trained on
+    sa.Column("description", sa.Text),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(200)),
+    sa.Index("ix_model_versions_artifact", "artifact_id"),
+)
+
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("alias", sa.String(100), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("updated_by", sa.String(200)),
+    sa.Column("reason", sa.Text),
+)
+
+alias_events = sa.Table(
+    "alias_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("alias", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),  # promote | rollback
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("previous_version", sa.Integer),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("by", sa.String(200)),
+    sa.Column("reason", sa.Text),
+    sa.Index("ix_alias_events_name_alias", "name", "alias"),
 )

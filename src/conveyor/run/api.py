@@ -6,7 +6,7 @@ from typing import Any
 
 from conveyor.config import Settings
 from conveyor.run.views import Run
-from conveyor.run.workspace import load_recorded, open_workspace
+from conveyor.workspace import load_recorded, open_workspace
 
 __all__ = ["get_run", "list_runs", "load_artifact"]
 

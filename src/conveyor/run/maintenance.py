@@ -11,7 +11,7 @@ import dataclasses
 import time
 
 from conveyor.exceptions import ArtifactCorruptedError, ArtifactError, ArtifactNotFoundError
-from conveyor.run.workspace import Workspace
+from conveyor.workspace import Workspace
 
 __all__ = ["GcReport", "VerifyReport", "collect_garbage", "verify_artifacts"]
 

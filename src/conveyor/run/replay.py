@@ -18,7 +18,7 @@ from conveyor.run.events import RunObserver
 from conveyor.run.loading import load_pipeline
 from conveyor.run.runner import run_pipeline
 from conveyor.run.views import Run
-from conveyor.run.workspace import open_workspace
+from conveyor.workspace import open_workspace
 
 __all__ = ["Reproduction", "StepComparison", "reproduce", "resume"]
 

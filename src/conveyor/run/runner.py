@@ -33,7 +33,7 @@ from conveyor.run.executors.local import LocalExecutor
 from conveyor.run.recording import Recorder
 from conveyor.run.task import Stored, Task, TaskResult
 from conveyor.run.views import Run
-from conveyor.run.workspace import Workspace, load_recorded, open_workspace
+from conveyor.workspace import Workspace, load_recorded, open_workspace
 
 __all__ = ["RunOptions", "Runner", "run_pipeline"]
 

@@ -1,4 +1,5 @@
-"""A workspace binds the two stores and the materializers a run uses, from `Settings`."""
+"""A workspace binds the two stores and the materializers, from `Settings`: what the runner, the
+registry and the commands above them work on."""
 
 from __future__ import annotations
 

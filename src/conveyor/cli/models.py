@@ -1,0 +1,145 @@
+"""`conveyor models list|show|promote|rollback`: the model registry from the command line."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from conveyor.cli._output import out, print_json, reported_errors, when
+
+app = typer.Typer(help="Registered models: versions, aliases, promotion.", no_args_is_help=True)
+
+
+def _registry() -> Any:
+    from conveyor.registry import ModelRegistry
+
+    return ModelRegistry()
+
+
+def _version_json(v: Any) -> dict[str, Any]:
+    return dataclasses.asdict(v) | {"aliases": list(v.aliases)}
+
+
+@app.command("list")
+def list_models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List every model with its versions and aliases.
+
+    Example: conveyor models list
+    """
+    with reported_errors():
+        versions = _registry().list()
+    if as_json:
+        print_json([_version_json(v) for v in versions])
+        return
+    if not versions:
+        out.print("no models registered yet")
+        return
+    table = Table(box=None)
+    for column in ("model", "version", "aliases", "created", "metrics"):
+        table.add_column(column, no_wrap=column != "metrics")
+    for v in versions:
+        metrics = ", ".join(f"{k}={val:.4g}" for k, val in list(v.metrics.items())[:4])
+        table.add_row(v.name, str(v.version), ", ".join(v.aliases), when(v.created_at), metrics)
+    out.print(table)
+
+
+@app.command("show")
+def show(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show a model version: metrics, input schema, evaluation, lineage and alias history.
+
+    Examples:
+
+      conveyor models show churn@production
+
+      conveyor models show churn:3 --json
+    """
+    with reported_errors():
+        registry = _registry()
+        version = registry.get(ref)
+        history = registry.history(version.name)
+        run = registry.ws.metadata.get_run(version.run_id) if version.run_id else None
+    lineage = {
+        "run_id": version.run_id,
+        "pipeline": run.pipeline if run else None,
+        "git_commit": run.git_commit if run else None,
+        "git_dirty": run.git_dirty if run else None,
+        "model_artifact": version.artifact_id,
+        "data": version.data,
+    }
+    if as_json:
+        print_json(
+            _version_json(version)
+            | {"lineage": lineage, "history": [dataclasses.asdict(e) for e in history]}
+        )
+        return
+    aliases = f"  ({', '.join(version.aliases)})" if version.aliases else ""
+    out.print(f"[bold]{escape(version.name)}:{version.version}[/]{escape(aliases)}")
+    out.print(f"  registered {when(version.created_at)} by {version.created_by}")
+    if version.description:
+        out.print(f"  {escape(version.description)}")
+    out.print(f"  model artifact {version.artifact_id[:12]}")
+    if run:
+        code = run.git_commit[:12] if run.git_commit else "no git commit"
+        dirty = " + uncommitted changes" if run.git_dirty else ""
+        out.print(f"  trained by run {run.id[:12]} ({run.pipeline}), code {code}{dirty}")
+    for name, artifact in version.data.items():
+        out.print(f"  data {escape(name)}: {artifact[:12]}")
+    for key, value in version.metrics.items():
+        out.print(f"  metric {escape(key)} = {value:.6g}")
+    if version.signature:
+        out.print(
+            "  input schema: "
+            + escape(", ".join(f"{k}: {v}" for k, v in version.signature.items()))
+        )
+    if version.evaluation:
+        out.print(f"  evaluation: {escape(str(version.evaluation))}")
+    for event in history:
+        was = f" (was {event.previous_version})" if event.previous_version else ""
+        why = f": {escape(event.reason)}" if event.reason else ""
+        out.print(
+            f"  {when(event.at)} {event.action} @{event.alias} → {event.version}{was} "
+            f"by {event.by}{why}"
+        )
+
+
+@app.command("promote")
+def promote(
+    name: Annotated[str, typer.Argument(help="The model name.")],
+    version: Annotated[int, typer.Argument(min=1, help="The version to promote.")],
+    alias: Annotated[str, typer.Option("--alias", help="The alias to point at it.")] = "production",
+    reason: Annotated[str | None, typer.Option("--reason", help="Why, for the record.")] = None,
+) -> None:
+    """Point an alias (default: production) at a model version.
+
+    Example: conveyor models promote churn 4 --alias production --reason "better recall"
+    """
+    with reported_errors():
+        event = _registry().promote(name, version, alias, reason=reason)
+    was = f" (was {event.previous_version})" if event.previous_version else ""
+    out.print(f"{escape(name)}@{escape(alias)} → version {event.version}{was}")
+
+
+@app.command("rollback")
+def rollback(
+    name: Annotated[str, typer.Argument(help="The model name.")],
+    alias: Annotated[str, typer.Option("--alias", help="The alias to move back.")] = "production",
+    reason: Annotated[str | None, typer.Option("--reason", help="Why, for the record.")] = None,
+) -> None:
+    """Move an alias back to the version it pointed at before.
+
+    Example: conveyor models rollback churn --alias production --reason "latency regression"
+    """
+    with reported_errors():
+        event = _registry().rollback(name, alias, reason=reason)
+    out.print(
+        f"{escape(name)}@{escape(alias)} → version {event.version} (was {event.previous_version})"
+    )

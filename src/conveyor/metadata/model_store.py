@@ -1,0 +1,201 @@
+"""The registry's facts in SQL: model versions, aliases and alias history.
+
+Version numbers are assigned inside the inserting transaction (max + 1, under the write lock on
+SQLite, retried on a key clash on PostgreSQL), so concurrent registrations never share a number.
+Every alias move writes the alias and its history row in one transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from typing import Any
+
+import sqlalchemy as sa
+
+from conveyor.exceptions import NotFoundError
+from conveyor.metadata import schema as t
+from conveyor.metadata.store import MetadataStore
+
+__all__ = ["AliasEvent", "ModelStore", "ModelVersionRecord"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelVersionRecord:
+    name: str
+    version: int
+    artifact_id: str
+    run_id: str | None
+    step_run_id: str | None
+    metrics: dict[str, float]
+    signature: dict[str, Any]
+    evaluation: dict[str, Any]
+    data: dict[str, str]
+    description: str | None
+    created_at: float
+    created_by: str | None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class AliasEvent:
+    name: str
+    alias: str
+    action: str
+    version: int
+    previous_version: int | None
+    at: float
+    by: str | None
+    reason: str | None
+
+
+class ModelStore:
+    """Registry reads and writes on a `MetadataStore`'s database."""
+
+    def __init__(self, store: MetadataStore) -> None:
+        self.store = store
+
+    def add_version(self, record: dict[str, Any], attempts: int = 5) -> int:
+        """Insert a new version of `record["name"]`; returns the version number it got."""
+        for _ in range(attempts):
+            conn = self.store.write_conn
+            try:
+                with conn.begin():
+                    current = conn.execute(
+                        sa.select(sa.func.max(t.model_versions.c.version)).where(
+                            t.model_versions.c.name == record["name"]
+                        )
+                    ).scalar()
+                    version = (current or 0) + 1
+                    row = {
+                        **record,
+                        "version": version,
+                        "created_at": time.time(),
+                        **{
+                            k: json.dumps(record.get(k) or {}, sort_keys=True, default=str)
+                            for k in ("metrics", "signature", "evaluation", "data")
+                        },
+                    }
+                    conn.execute(t.model_versions.insert(), row)
+                return version
+            except sa.exc.IntegrityError:  # another writer took that number: take the next
+                continue
+        raise RuntimeError(f"could not allocate a version of model {record['name']!r}")
+
+    def versions(self, name: str | None = None) -> list[ModelVersionRecord]:
+        query = sa.select(t.model_versions).order_by(
+            t.model_versions.c.name, t.model_versions.c.version
+        )
+        if name is not None:
+            query = query.where(t.model_versions.c.name == name)
+        aliases = self.aliases(name)
+        return [_version(row, aliases) for row in self.store.conn.execute(query).all()]
+
+    def version(self, name: str, version: int) -> ModelVersionRecord:
+        row = self.store.conn.execute(
+            sa.select(t.model_versions).where(
+                t.model_versions.c.name == name, t.model_versions.c.version == version
+            )
+        ).first()
+        if row is None:
+            known = [v.version for v in self.versions(name)]
+            raise NotFoundError(
+                f"model {name!r} has no version {version}"
+                + (f"; versions: {known}" if known else "; no such model is registered")
+            )
+        return _version(row, self.aliases(name))
+
+    def aliases(self, name: str | None = None) -> dict[tuple[str, int], list[str]]:
+        """(model, version) → aliases pointing at it."""
+        query = sa.select(t.model_aliases)
+        if name is not None:
+            query = query.where(t.model_aliases.c.name == name)
+        found: dict[tuple[str, int], list[str]] = {}
+        for row in self.store.conn.execute(query).all():
+            found.setdefault((row.name, row.version), []).append(row.alias)
+        return found
+
+    def alias_target(self, name: str, alias: str) -> int | None:
+        return self.store.conn.execute(
+            sa.select(t.model_aliases.c.version).where(
+                t.model_aliases.c.name == name, t.model_aliases.c.alias == alias
+            )
+        ).scalar()
+
+    def move_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        action: str,
+        by: str | None,
+        reason: str | None,
+    ) -> int | None:
+        """Point `alias` at `version` and record the move; returns the previous version."""
+        conn = self.store.write_conn
+        now = time.time()
+        with conn.begin():
+            previous = conn.execute(
+                sa.select(t.model_aliases.c.version).where(
+                    t.model_aliases.c.name == name, t.model_aliases.c.alias == alias
+                )
+            ).scalar()
+            values = {"version": version, "updated_at": now, "updated_by": by, "reason": reason}
+            if previous is None:
+                conn.execute(t.model_aliases.insert(), {"name": name, "alias": alias, **values})
+            else:
+                conn.execute(
+                    t.model_aliases.update()
+                    .where(t.model_aliases.c.name == name, t.model_aliases.c.alias == alias)
+                    .values(**values)
+                )
+            conn.execute(
+                t.alias_events.insert(),
+                {
+                    "name": name,
+                    "alias": alias,
+                    "action": action,
+                    "version": version,
+                    "previous_version": previous,
+                    "at": now,
+                    "by": by,
+                    "reason": reason,
+                },
+            )
+        return previous
+
+    def history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
+        query = (
+            sa.select(t.alias_events)
+            .where(t.alias_events.c.name == name)
+            .order_by(t.alias_events.c.id)
+        )
+        if alias is not None:
+            query = query.where(t.alias_events.c.alias == alias)
+        return [
+            AliasEvent(
+                r.name, r.alias, r.action, r.version, r.previous_version, r.at, r.by, r.reason
+            )
+            for r in self.store.conn.execute(query).all()
+        ]
+
+    def versions_of_artifact(self, artifact_id: str) -> list[ModelVersionRecord]:
+        """Model versions whose model is this artifact, or that were trained on it."""
+        aliases = self.aliases()
+        rows = self.store.conn.execute(sa.select(t.model_versions)).all()
+        return [
+            _version(r, aliases)
+            for r in rows
+            if r.artifact_id == artifact_id or artifact_id in json.loads(r.data).values()
+        ]
+
+
+def _version(row: Any, aliases: dict[tuple[str, int], list[str]]) -> ModelVersionRecord:
+    data = dict(row._mapping)
+    for key in ("metrics", "signature", "evaluation", "data"):
+        data[key] = json.loads(data[key])
+    return ModelVersionRecord(
+        **data, aliases=tuple(sorted(aliases.get((row.name, row.version), [])))
+    )

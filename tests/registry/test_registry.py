@@ -1,0 +1,218 @@
+"""The model registry: versions, aliases, promotion, rollback, safe loading, lineage, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+
+import conveyor as cv
+from conveyor.config import Settings
+from conveyor.exceptions import NotFoundError, ParameterError, RunStateError, UnsafeArtifactError
+from conveyor.registry import ModelRegistry, parse_ref
+from conveyor.workspace import Workspace
+
+CONVEYOR = str(Path(sys.executable).with_name("conveyor"))
+
+
+@cv.step(outputs=("x", "y"))
+def data(n: int) -> tuple:
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, 3))
+    return x, (x[:, 0] + x[:, 1] > 0).astype(int)
+
+
+@cv.step
+def fit(x: np.ndarray, y: np.ndarray, C: float = 1.0) -> LogisticRegression:
+    return LogisticRegression(C=C).fit(x, y)
+
+
+@cv.pipeline
+def training(n: int = 200, C: float = 1.0):
+    x, y = data(n)
+    return {"model": fit(x, y, C=C), "x": x}
+
+
+def register_run(registry: ModelRegistry, settings: Settings, C: float, accuracy: float):
+    run = training.run(n=200, C=C, settings=settings)
+    step = run.step("fit")
+    return registry.register(
+        "clf",
+        run.output_ids["model"],
+        run_id=run.id,
+        step_run_id=step.id,
+        metrics={"accuracy": accuracy},
+        signature={"x0": "float64", "x1": "float64", "x2": "float64"},
+        data={"x": run.step("data").outputs["x"], "y": run.step("data").outputs["y"]},
+        description=f"C={C}",
+    )
+
+
+def test_versions_aliases_promotion_rollback_and_loading(workspace: Workspace) -> None:
+    registry = ModelRegistry(workspace)
+    settings = workspace.settings
+    v1 = register_run(registry, settings, C=1.0, accuracy=0.91)
+    v2 = register_run(registry, settings, C=0.1, accuracy=0.93)
+    assert (v1.version, v2.version) == (1, 2)
+    assert registry.get("clf").version == 2  # the latest
+    registry.promote("clf", 1, "production", reason="first model")
+    registry.promote("clf", 2, "production", reason="better accuracy")
+    registry.promote("clf", 2, "candidate")
+    assert registry.get("clf@production").version == 2
+    assert registry.get("clf:1").aliases == ()
+    assert registry.get("clf:2").aliases == ("candidate", "production")
+    back = registry.rollback("clf", "production", reason="latency regression")
+    assert (back.version, back.previous_version, back.action) == (1, 2, "rollback")
+    assert registry.get("clf@production").version == 1
+    with pytest.raises(RunStateError, match="nothing to roll back to"):
+        registry.rollback("clf", "production")
+    history = registry.history("clf", "production")
+    assert [(e.action, e.version, e.reason) for e in history] == [
+        ("promote", 1, "first model"),
+        ("promote", 2, "better accuracy"),
+        ("rollback", 1, "latency regression"),
+    ]
+    assert all(e.by for e in history)
+    model = cv.load_model("clf@production", settings=settings)
+    assert isinstance(model, LogisticRegression)
+    assert model.C == 1.0
+    assert model.predict(np.zeros((1, 3))).shape == (1,)
+
+
+def test_bad_references_and_unknown_targets_leave_the_registry_unchanged(
+    workspace: Workspace,
+) -> None:
+    registry = ModelRegistry(workspace)
+    register_run(registry, workspace.settings, C=1.0, accuracy=0.9)
+    registry.promote("clf", 1, "production")
+    for text, message in (
+        ("bad name!", "not a valid model name"),
+        ("clf:zero", "the version must be a number"),
+        ("clf@", "expected NAME@ALIAS"),
+    ):
+        with pytest.raises(ParameterError, match=message):
+            parse_ref(text)
+    with pytest.raises(NotFoundError, match="has no alias 'staging'; aliases: \\['production'\\]"):
+        registry.get("clf@staging")
+    with pytest.raises(NotFoundError, match="has no version 7; versions: \\[1\\]"):
+        registry.promote("clf", 7, "production")
+    with pytest.raises(NotFoundError, match="no model named 'other'"):
+        registry.get("other")
+    with pytest.raises(NotFoundError, match="no artifact"):
+        registry.register("clf", "0" * 64)
+    assert [v.version for v in registry.list()] == [1]
+    assert registry.get("clf@production").version == 1
+
+
+class Custom(BaseEstimator, ClassifierMixin):
+    """A user's own estimator: its type is not on the trusted list."""
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> Custom:
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.zeros(len(x), dtype=int)
+
+
+@cv.step
+def custom_fit(n: int) -> Custom:
+    return Custom().fit(np.zeros((n, 2)), np.arange(n) % 2)
+
+
+@cv.pipeline
+def custom(n: int = 4):
+    return custom_fit(n)
+
+
+def test_untrusted_model_types_need_explicit_trust(workspace: Workspace) -> None:
+    run = custom.run(settings=workspace.settings)
+    registry = ModelRegistry(workspace)
+    registry.register("odd", run.output_ids["output"])
+    with pytest.raises(UnsafeArtifactError, match="Custom"):
+        cv.load_model("odd", settings=workspace.settings)
+    assert isinstance(cv.load_model("odd", settings=workspace.settings, trust=True), Custom)
+
+
+WORKER = """
+import sys
+from conveyor.config import Settings
+from conveyor.registry import ModelRegistry
+from conveyor.workspace import open_workspace
+registry = ModelRegistry(open_workspace(Settings.load()))
+print(",".join(str(registry.register("race", sys.argv[1]).version) for _ in range(5)))
+"""
+
+
+def test_concurrent_registrations_get_distinct_versions(
+    workspace: Workspace, project: Path
+) -> None:
+    run = training.run(settings=workspace.settings)
+    artifact = run.output_ids["model"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, artifact],
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    versions = [int(v) for p in procs for v in p.communicate(timeout=120)[0].strip().split(",")]
+    assert sorted(versions) == list(range(1, 21))
+
+
+def cli(project: Path, *args: str, check: int = 0) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    proc = subprocess.run(
+        [CONVEYOR, *args], cwd=project, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == check, proc.stdout + proc.stderr
+    return proc
+
+
+def test_models_commands_and_lineage(workspace: Workspace, project: Path) -> None:
+    registry = ModelRegistry(workspace)
+    v1 = register_run(registry, workspace.settings, C=1.0, accuracy=0.9)
+    register_run(registry, workspace.settings, C=0.2, accuracy=0.95)
+    cli(project, "models", "promote", "clf", "1", "--alias", "production", "--reason", "first")
+    out = cli(project, "models", "promote", "clf", "2", "--reason", "better").stdout
+    assert "clf@production → version 2 (was 1)" in out
+    listed = json.loads(cli(project, "models", "list", "--json").stdout)
+    assert [(m["name"], m["version"], m["aliases"]) for m in listed] == [
+        ("clf", 1, []),
+        ("clf", 2, ["production"]),
+    ]
+    shown = json.loads(cli(project, "models", "show", "clf@production", "--json").stdout)
+    assert shown["version"] == 2
+    assert shown["metrics"] == {"accuracy": 0.95}
+    assert shown["signature"]["x0"] == "float64"
+    assert shown["lineage"]["pipeline"] == "training"
+    assert [e["action"] for e in shown["history"]] == ["promote", "promote"]
+    text = cli(project, "models", "show", "clf:1").stdout
+    assert "metric accuracy = 0.9" in text
+    assert "rolled" not in text
+    cli(project, "models", "rollback", "clf", "--reason", "regression")
+    assert (
+        json.loads(cli(project, "models", "show", "clf@production", "--json").stdout)["version"]
+        == 1
+    )
+    bad = cli(project, "models", "show", "clf@staging", check=2)
+    assert "has no alias 'staging'" in bad.stderr
+    bad = cli(project, "models", "promote", "clf", "9", check=2)
+    assert "has no version 9" in bad.stderr
+    lineage = json.loads(cli(project, "lineage", v1.artifact_id[:12], "--json").stdout)
+    assert {"model": "clf", "version": 1, "role": "model", "aliases": ["production"]} in lineage[
+        "models"
+    ]
+    data = json.loads(cli(project, "lineage", v1.data["x"][:12], "--json").stdout)
+    assert {m["version"] for m in data["models"] if m["role"] == "training data"} == {1, 2}
