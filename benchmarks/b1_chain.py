@@ -93,7 +93,7 @@ def conveyor_chain(n: int) -> Any:
 
 def work_conveyor(n: int) -> dict[str, Any]:
     import conveyor as cv
-    from conveyor.run.workspace import close_workspaces, open_workspace
+    from conveyor.workspace import close_workspaces, open_workspace
 
     chain = conveyor_chain(n)
     # The first run in a process also pays lazy imports (SQLAlchemy, Alembic, ...): measured

@@ -97,7 +97,7 @@ def plain(C: float = 1.0, seed: int = 0) -> tuple[float, dict[str, float]]:
 
 
 def one_round() -> dict[str, Any]:
-    from conveyor.run.workspace import close_workspaces, open_workspace
+    from conveyor.workspace import close_workspaces, open_workspace
 
     start = time.perf_counter()
     expected, plain_steps = plain()
@@ -142,7 +142,7 @@ def main() -> None:
     print(f"B3 breast cancer: {args.rounds} rounds; machine: {describe_machine()}{load_note()}")
     with tempfile.TemporaryDirectory() as tmp:  # warm-up: lazy imports, first-use caches
         breast_cancer.run(settings=cv.Settings.load(Path(tmp)))
-        from conveyor.run.workspace import close_workspaces
+        from conveyor.workspace import close_workspaces
 
         close_workspaces()
     rounds = [one_round() for _ in range(args.rounds)]
