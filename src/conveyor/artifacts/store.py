@@ -44,6 +44,7 @@ class StoredBlob:
     id: str
     uri: str
     size: int
+    new: bool = False  # written now: no record, so no cache entry, can refer to it yet
 
 
 @dataclass(frozen=True)
@@ -193,9 +194,10 @@ class ArtifactStore:
         """Store `data`; a blob with the same id already present is kept, not rewritten."""
         blob_id = artifact_id(encoding, data)
         key = self.key(blob_id)
-        if not self._backend.exists(key):
+        new = not self._backend.exists(key)
+        if new:
             self._backend.write_atomic(key, data)
-        return StoredBlob(blob_id, self._backend.uri(key), len(data))
+        return StoredBlob(blob_id, self._backend.uri(key), len(data), new)
 
     def exists(self, artifact: str) -> bool:
         return self._backend.exists(self.key(artifact))

@@ -24,6 +24,7 @@ class SavedArtifact:
     size: int
     uri: str
     summary: dict[str, Any]
+    new: bool = False  # the bytes did not exist in the store before this save
 
 
 def save_value(value: Any, store: ArtifactStore, registry: MaterializerRegistry) -> SavedArtifact:
@@ -50,6 +51,7 @@ def save_value(value: Any, store: ArtifactStore, registry: MaterializerRegistry)
             size=blob.size,
             uri=blob.uri,
             summary=summary,
+            new=blob.new,
         )
     raise MaterializerError(
         f"no materializer can store a {type(value).__name__}: {'; '.join(errors)}"

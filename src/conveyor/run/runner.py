@@ -157,6 +157,7 @@ class Runner:
         self._status: dict[str, str] = {}
         self._records: dict[str, StepRunRecord] = {}
         self._keys: dict[str, str] = {}
+        self._fresh: set[str] = set()  # artifacts whose bytes this run wrote for the first time
         self._consumers = collections.Counter(
             up for node in graph.nodes.values() for up in node.upstream
         )
@@ -279,7 +280,11 @@ class Runner:
             return None
         selected = self.options.select is None or node.name in self.options.select
         use_cache = (self.cache and node.step.cache) or not selected
-        if use_cache and self._serve_from_cache(node, key):
+        # An input whose bytes this run wrote first is in no cache entry yet: skip the query.
+        fresh = any(
+            self._stored[(r.node, r.output)].artifact_id in self._fresh for r in node.refs()
+        )
+        if use_cache and not fresh and self._serve_from_cache(node, key):
             return None
         if not selected:
             self._record(
@@ -334,6 +339,8 @@ class Runner:
                 self._stored[(node.name, name)] = Stored(
                     saved.id, saved.materializer, saved.materializer_version
                 )
+                if saved.new:
+                    self._fresh.add(saved.id)
                 if self.executor.in_process:
                     self._values[(node.name, name)] = result.outputs[name]
         self._record(node, result.status, result=result)
