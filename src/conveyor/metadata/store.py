@@ -200,7 +200,9 @@ class MetadataStore:
         ended_at: float,
         error: str | None,
         outputs: Mapping[str, str] | None = None,
+        code: tuple[str | None, str | None] | None = None,
     ) -> None:
+        """Close a run: status, end time, error, outputs, and `code`: (git commit, changes hash)."""
         conn = self.write_conn
         with conn.begin():
             started = conn.execute(
@@ -215,6 +217,7 @@ class MetadataStore:
                     duration_s=ended_at - started,
                     error=error,
                     outputs=_dumps(dict(outputs or {})),
+                    **({"git_commit": code[0], "git_dirty": code[1]} if code else {}),
                 )
             )
 

@@ -13,7 +13,13 @@ from pathlib import Path
 
 from conveyor.core.hashing import canonical_json, digest
 
-__all__ = ["KEY_PACKAGES", "Environment", "capture_environment", "installed_packages"]
+__all__ = [
+    "KEY_PACKAGES",
+    "Environment",
+    "capture_environment",
+    "git_state",
+    "installed_packages",
+]
 
 #: Shown with every run; the full list is stored once per distinct environment.
 KEY_PACKAGES = (
@@ -32,12 +38,14 @@ KEY_PACKAGES = (
 
 
 class Environment(dict):
-    """host, pid, python_version, packages (key ones), git_commit, git_dirty."""
+    """host, pid, python_version, packages (the key ones)."""
 
 
 def capture_environment(source: Path | None) -> tuple[Environment, str, dict[str, str]]:
-    """The run's environment columns, and the id and contents of its full package list."""
-    commit, dirty = _git_state(source)
+    """The run's environment columns, and the id and contents of its full package list.
+
+    The git state is left out: it takes subprocesses, so `git_state` runs beside the pipeline.
+    """
     installed = installed_packages()
     wanted = {_normalise(k) for k in KEY_PACKAGES}
     env = Environment(
@@ -45,8 +53,6 @@ def capture_environment(source: Path | None) -> tuple[Environment, str, dict[str
         pid=os.getpid(),
         python_version=platform.python_version(),
         packages={k: v for k, v in installed.items() if k in wanted},
-        git_commit=commit,
-        git_dirty=dirty,
     )
     return env, environment_id(installed), installed
 
@@ -78,7 +84,7 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _git_state(source: Path | None) -> tuple[str | None, str | None]:
+def git_state(source: Path | None) -> tuple[str | None, str | None]:
     """(HEAD commit, hash of uncommitted changes or None if clean) of the repo holding `source`.
 
     Uncommitted changes are the diff against HEAD plus the pipeline file itself when git does

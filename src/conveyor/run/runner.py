@@ -15,7 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from conveyor.core.hashing import digest, hash_value
 from conveyor.exceptions import GraphError
 from conveyor.metadata.records import Reusable, RunRecord, StepFacts, StepRunRecord
 from conveyor.run.capture import live_log_path, routed_output
-from conveyor.run.environment import capture_environment
+from conveyor.run.environment import capture_environment, git_state
 from conveyor.run.events import RunObserver
 from conveyor.run.executors.base import Executor
 from conveyor.run.executors.local import LocalExecutor
@@ -171,6 +171,7 @@ class Runner:
     # -- the run -----------------------------------------------------------------------------------
 
     def run(self, source: Path | None) -> Run:
+        git = _GIT_POOL.submit(git_state, source)  # subprocesses: beside the run, not before it
         env, environment, packages = capture_environment(source)
         record = RunRecord(
             id=self.run_id,
@@ -194,7 +195,7 @@ class Runner:
             with routed_output(), Recorder(meta, heartbeat_run=self.run_id) as self._recorder:
                 self._execute()
         except BaseException:
-            meta.finish_run(self.run_id, "interrupted", time.time(), "interrupted")
+            meta.finish_run(self.run_id, "interrupted", time.time(), "interrupted", code=_code(git))
             raise
         finally:
             self.executor.shutdown()
@@ -211,7 +212,8 @@ class Runner:
             for name, ref in self.graph.outputs.items()
             if (ref.node, ref.output) in self._stored
         }
-        meta.finish_run(self.run_id, status, ended, error, outputs)
+        commit, dirty = code = _code(git)
+        meta.finish_run(self.run_id, status, ended, error, outputs, code=code)
         final = RunRecord(
             **{
                 **record.__dict__,
@@ -220,6 +222,8 @@ class Runner:
                 "duration_s": ended - record.started_at,
                 "error": error,
                 "outputs": outputs,
+                "git_commit": commit,
+                "git_dirty": dirty,
             }
         )
         self.observer.run_finished(final)
@@ -470,6 +474,14 @@ class Runner:
 
 
 _FINGERPRINTS: dict[Any, str] = {}
+_GIT_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conveyor-git")
+
+
+def _code(git: Future[tuple[str | None, str | None]]) -> tuple[str | None, str | None]:
+    try:
+        return git.result(timeout=30)
+    except Exception:  # no git, a hung git: the run is recorded without its code state
+        return None, None
 
 
 def _step_fingerprint(node: Node) -> str:
