@@ -5,7 +5,8 @@
     .venv/bin/python benchmarks/run_all.py b1 startup # a subset
 
 Order: start-up first (it is the most sensitive to a busy machine), then B3, then B1 (which builds
-`benchmarks/.venv-peers` on first use, ~1-2 minutes more), then the profile of B1's chain. Before
+`benchmarks/.venv-peers` on first use, ~1-2 minutes more), then B2 (the metadata store on SQLite
+and PostgreSQL), then the profile of B1's chain. Before
 each, it waits up to `--wait-quiet` seconds for other processes to leave the CPUs idle (then runs
 anyway, and the benchmark prints a warning). The
 console output is also written to `benchmarks/results/latest.md`, with each benchmark's command,
@@ -25,12 +26,14 @@ FULL = {
     "startup": ["startup.py"],
     "b3": ["b3_breast_cancer.py"],
     "b1": ["b1_chain.py"],
+    "b2": ["b2_metadata.py"],
     "profile": ["profile_chain.py"],
 }
 QUICK = {
     "startup": ["startup.py", "--runs", "5"],
     "b3": ["b3_breast_cancer.py", "--rounds", "3"],
     "b1": ["b1_chain.py", "--repeat", "1", "--prefect-repeat", "1"],
+    "b2": ["b2_metadata.py", "--steps", "1000", "--runs", "100000"],
     "profile": ["profile_chain.py"],
 }
 TIMEOUT_S = 15 * 60  # for each benchmark; the whole set stays well under this

@@ -385,3 +385,36 @@ def test_many_runs_in_one_process_do_not_leak_database_connections(tmp_path: Pat
             assert tiny.run(x=i, settings=settings).status == "succeeded"
     finally:
         close_workspaces()
+
+
+FAST_LIST = """
+import sys
+from conveyor.cli.app import app
+try:
+    app(["runs", "list", "--limit", "3"])
+except SystemExit as done:
+    assert not done.code, done.code
+heavy = sorted(m for m in ("sqlalchemy", "pydantic", "pandas", "alembic") if m in sys.modules)
+print("HEAVY", heavy)
+"""
+
+
+def test_runs_list_on_the_embedded_store_imports_no_heavy_library(cli: Cli) -> None:
+    """The most typed command stays fast: no SQLAlchemy, pydantic or pandas on its path."""
+    import os
+    import subprocess
+    import sys
+
+    cli.write("flow.py", FLOW)
+    run = cli.json("run", "flow.py:flow")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    done = subprocess.run(
+        [sys.executable, "-c", FAST_LIST],
+        cwd=cli.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert run["run_id"][:12] in done.stdout
+    assert "HEAVY []" in done.stdout

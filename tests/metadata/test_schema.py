@@ -68,10 +68,33 @@ def test_schema_revision_is_the_head_of_the_migrations() -> None:
     assert heads == [SCHEMA_REVISION]
 
 
-def test_migrations_create_exactly_the_declared_schema(
-    store: MetadataStore, metadata_url: str, tmp_path: Path
+@pytest.fixture
+def migrated(metadata_url: str) -> Iterator[MetadataStore]:
+    """A database built by replaying every Alembic migration (`conveyor db upgrade`)."""
+    built = MetadataStore(metadata_url, check_schema=False)
+    built.upgrade()
+    yield built
+    built.close()
+
+
+def test_a_new_store_and_the_migrations_build_the_same_database(
+    migrated: MetadataStore, tmp_path: Path
 ) -> None:
-    migrated = _reflect(store.engine)
+    """A new store creates the schema directly; it must equal what the migrations produce."""
+    fresh = MetadataStore(f"sqlite:///{tmp_path / 'fresh.db'}")
+    try:
+        assert fresh.revision() == migrated.revision() == SCHEMA_REVISION
+        if migrated.engine.dialect.name == "sqlite":
+            assert _reflect(fresh.engine) == _reflect(migrated.engine)
+    finally:
+        fresh.close()
+
+
+def test_migrations_create_exactly_the_declared_schema(
+    migrated: MetadataStore, tmp_path: Path
+) -> None:
+    store = migrated
+    migrated_tables = _reflect(store.engine)
     if store.engine.dialect.name == "postgresql":
         with store.engine.begin() as conn:
             conn.execute(sa.text("CREATE SCHEMA expected"))
@@ -82,12 +105,14 @@ def test_migrations_create_exactly_the_declared_schema(
         metadata.create_all(engine)
         declared = _reflect(engine)
         engine.dispose()
-    assert set(migrated) == set(metadata.tables)
-    assert migrated == declared
+    assert set(migrated_tables) == set(metadata.tables)
+    assert migrated_tables == declared
 
 
-def test_alembic_sees_no_difference_between_migrations_and_schema(store: MetadataStore) -> None:
-    with store.engine.connect() as conn:
+def test_alembic_sees_no_difference_between_migrations_and_schema(
+    migrated: MetadataStore,
+) -> None:
+    with migrated.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
 

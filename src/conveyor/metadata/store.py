@@ -147,12 +147,39 @@ class MetadataStore:
         if current == t.SCHEMA_REVISION:
             return
         if current is None and create:
-            self.upgrade()
+            self._create()
             return
         raise MetadataError(
             f"the metadata store {self._safe_url} is at schema revision {current!r}, this Conveyor "
             f"expects {t.SCHEMA_REVISION!r}; run `conveyor db upgrade`"
         )
+
+    def _create(self) -> None:
+        """Create the current schema in an empty database and stamp its Alembic revision.
+
+        Equivalent to running every migration (a test compares the two) but without importing
+        Alembic or replaying history: a new project's first run starts fast. Concurrent creators
+        serialise on the write lock (SQLite) or an advisory lock (PostgreSQL); the later ones find
+        the schema in place.
+        """
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(conveyor_immediate=True)
+            with conn.begin():
+                if self.engine.dialect.name == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(7242015)"))
+                if sa.inspect(conn).has_table("alembic_version"):
+                    return  # created meanwhile by another process
+                t.metadata.create_all(conn)
+                conn.execute(
+                    sa.text(
+                        "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                        "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+                    )
+                )
+                conn.execute(
+                    sa.text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
+                    {"v": t.SCHEMA_REVISION},
+                )
 
     @property
     def _safe_url(self) -> str:
