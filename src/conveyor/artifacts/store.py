@@ -9,6 +9,7 @@ The root is a local path (fast path, plain `os`) or any fsspec URL (`s3://`, `gs
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import secrets
@@ -44,7 +45,8 @@ class StoredBlob:
     id: str
     uri: str
     size: int
-    new: bool = False  # written now: no record, so no cache entry, can refer to it yet
+    # written now: no record, so no cache entry, can refer to it yet (not part of its identity)
+    new: bool = dataclasses.field(default=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ class SavedArtifact:
     size: int
     uri: str
     summary: dict[str, Any]
-    new: bool = False  # the bytes did not exist in the store before this save
+    new: bool = dataclasses.field(default=False, compare=False)  # bytes were not there before
 
 
 def save_value(value: Any, store: ArtifactStore, registry: MaterializerRegistry) -> SavedArtifact:
