@@ -23,14 +23,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from conveyor._version import __version__
-from conveyor.core.context import log_metric, log_param, seed
-from conveyor.core.pipeline import Pipeline, pipeline
-from conveyor.core.step import Step, step
-from conveyor.exceptions import ConveyorError
 
 if TYPE_CHECKING:
     from conveyor.artifacts.materializers import Materializer, register_materializer
     from conveyor.config import Settings
+    from conveyor.core.context import log_metric, log_param, seed
+    from conveyor.core.pipeline import Pipeline, pipeline
+    from conveyor.core.step import Step, step
+    from conveyor.exceptions import ConveyorError
     from conveyor.registry import load_model
     from conveyor.run.api import get_run, list_runs, load_artifact
     from conveyor.run.events import RunObserver
@@ -61,7 +61,17 @@ __all__ = [
     "step",
 ]
 
+# Every name loads on first use, so the CLI's own start-up (which imports `conveyor.cli`, and so
+# this package) pays only for what a command needs.
 _LAZY = {
+    "ConveyorError": "conveyor.exceptions",
+    "log_metric": "conveyor.core.context",
+    "log_param": "conveyor.core.context",
+    "seed": "conveyor.core.context",
+    "Pipeline": "conveyor.core.pipeline",
+    "pipeline": "conveyor.core.pipeline",
+    "Step": "conveyor.core.step",
+    "step": "conveyor.core.step",
     "Materializer": "conveyor.artifacts.materializers",
     "register_materializer": "conveyor.artifacts.materializers",
     "Settings": "conveyor.config",

@@ -88,15 +88,24 @@ def git_state(source: Path | None) -> tuple[str | None, str | None]:
     """(HEAD commit, hash of uncommitted changes or None if clean) of the repo holding `source`.
 
     Uncommitted changes are the diff against HEAD plus the pipeline file itself when git does
-    not track it yet.
+    not track it yet. HEAD is read from `.git` directly; outside a repository no git runs at all.
     """
     folder = (source.parent if source and source.is_file() else source) or Path.cwd()
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5
-        )
-        if commit.returncode != 0:
+    git_dir = _find_git_dir(folder.resolve())
+    if git_dir is None:
+        return None, None
+    commit = _read_head(git_dir)
+    if commit is None:  # an unborn branch, or a layout we do not read: ask git
+        try:
+            done = subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5
+            )
+        except (OSError, subprocess.SubprocessError):
             return None, None
+        if done.returncode != 0:
+            return None, None
+        commit = done.stdout.strip()
+    try:
         diff = subprocess.run(["git", "diff", "HEAD"], cwd=folder, capture_output=True, timeout=10)
         changes = [diff.stdout]
         if source is not None and source.is_file():
@@ -109,6 +118,41 @@ def git_state(source: Path | None) -> tuple[str | None, str | None]:
             if tracked.returncode != 0:  # a new, untracked pipeline file
                 changes.append(source.read_bytes())
     except (OSError, subprocess.SubprocessError):
-        return None, None
+        return commit, None
     dirty = digest(*changes) if any(changes) else None
-    return commit.stdout.strip(), dirty
+    return commit, dirty
+
+
+def _find_git_dir(folder: Path) -> Path | None:
+    for candidate in (folder, *folder.parents):
+        dot_git = candidate / ".git"
+        if dot_git.is_dir():
+            return dot_git
+        if dot_git.is_file():  # a worktree or submodule: "gitdir: <path>"
+            text = dot_git.read_text(errors="replace").strip()
+            if text.startswith("gitdir:"):
+                return (candidate / text[len("gitdir:") :].strip()).resolve()
+    return None
+
+
+def _read_head(git_dir: Path) -> str | None:
+    try:
+        head = (git_dir / "HEAD").read_text().strip()
+        if not head.startswith("ref: "):
+            return head if re.fullmatch(r"[0-9a-f]{40,64}", head) else None
+        ref = head[len("ref: ") :]
+        common = git_dir
+        if (git_dir / "commondir").is_file():
+            common = (git_dir / (git_dir / "commondir").read_text().strip()).resolve()
+        for base in (git_dir, common):
+            loose = base / ref
+            if loose.is_file():
+                return loose.read_text().strip() or None
+        packed = common / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text().splitlines():
+                if line.endswith(" " + ref):
+                    return line.split(" ", 1)[0]
+    except OSError:
+        return None
+    return None
