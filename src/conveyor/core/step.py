@@ -51,6 +51,8 @@ class Step:
         for out in self.outputs:
             if not isinstance(out, str) or not out.isidentifier() or keyword.iskeyword(out):
                 raise DefinitionError(f"{where}: output name {out!r} is not a valid identifier")
+            if out.startswith("__"):
+                raise DefinitionError(f"{where}: output names starting with '__' are reserved")
         if len(set(self.outputs)) != len(self.outputs):
             raise DefinitionError(f"{where}: output names {self.outputs} repeat")
         if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:

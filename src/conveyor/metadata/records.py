@@ -128,6 +128,8 @@ class StepFacts:
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     cache_outputs: dict[str, Any] | None = None
     attempts: list[AttemptRecord] = dataclasses.field(default_factory=list)
+    # a cache hit: whether its origin logged metrics or params worth copying (skips a query if not)
+    inherit: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

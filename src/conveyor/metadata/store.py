@@ -232,16 +232,13 @@ class MetadataStore:
         """Close a run: status, end time, error, outputs, and `code`: (git commit, changes hash)."""
         conn = self.write_conn
         with conn.begin():
-            started = conn.execute(
-                sa.select(t.runs.c.started_at).where(t.runs.c.id == run_id)
-            ).scalar_one()
             conn.execute(
                 t.runs.update()
                 .where(t.runs.c.id == run_id)
                 .values(
                     status=status,
                     ended_at=ended_at,
-                    duration_s=ended_at - started,
+                    duration_s=sa.literal(ended_at) - t.runs.c.started_at,
                     error=error,
                     outputs=_dumps(dict(outputs or {})),
                     **({"git_commit": code[0], "git_dirty": code[1]} if code else {}),
@@ -333,7 +330,9 @@ class MetadataStore:
         self, conn: sa.Connection, batch: Sequence[StepFacts], table: sa.Table
     ) -> list[dict[str, Any]]:
         """Rows of `table` (metrics or params) that cache hits carry over from their origins."""
-        hits = {f.step_run.origin_id: f.step_run for f in batch if f.step_run.origin_id}
+        hits = {
+            f.step_run.origin_id: f.step_run for f in batch if f.step_run.origin_id and f.inherit
+        }
         if not hits:
             return []
         rows = conn.execute(sa.select(table).where(table.c.step_run_id.in_(list(hits)))).all()

@@ -321,12 +321,20 @@ class Runner:
         if hit is None:
             return False
         origin, outputs = hit
-        if not self._serve(node, origin, outputs):
+        logged = bool(outputs.pop(_LOGGED, True))  # entries without the marker: assume they did
+        if not self._serve(node, origin, outputs, inherit=logged):
             meta.forget_cache(key)  # bytes gone (gc, manual delete): recompute, never serve stale
             return False
         return True
 
-    def _serve(self, node: Node, origin: str, outputs: Mapping[str, Mapping[str, Any]]) -> bool:
+    def _serve(
+        self,
+        node: Node,
+        origin: str,
+        outputs: Mapping[str, Mapping[str, Any]],
+        *,
+        inherit: bool = True,
+    ) -> bool:
         """Use recorded outputs for `node` if they are complete and their bytes exist."""
         if set(outputs) != set(node.step.outputs) or not all(
             self.ws.artifacts.exists(o["id"]) for o in outputs.values()
@@ -334,7 +342,7 @@ class Runner:
             return False
         for name, out in outputs.items():
             self._stored[(node.name, name)] = Stored(out["id"], out["m"], out["v"])
-        self._record(node, "succeeded", cached=True, origin_id=origin)
+        self._record(node, "succeeded", cached=True, origin_id=origin, inherit=inherit)
         return True
 
     def _finish(self, node: Node, result: TaskResult) -> None:
@@ -364,6 +372,7 @@ class Runner:
         origin_id: str | None = None,
         result: TaskResult | None = None,
         error: tuple[str, str] | None = None,
+        inherit: bool = True,
     ) -> None:
         step_run_id = uuid.uuid4().hex
         inputs = {
@@ -424,6 +433,7 @@ class Runner:
                     name: {"id": s.id, "m": s.materializer, "v": s.materializer_version}
                     for name, s in result.saved.items()
                 }
+                cache_outputs[_LOGGED] = bool(result.metrics or result.params)
         self._recorder.add(
             StepFacts(
                 record,
@@ -432,6 +442,7 @@ class Runner:
                 params=dict(result.params) if result else {},
                 cache_outputs=cache_outputs,
                 attempts=list(result.attempts) if result else [],
+                inherit=inherit,
             ),
             duration_s=result.duration_s if result else 0.0,
         )
@@ -474,6 +485,9 @@ class Runner:
 
 
 _FINGERPRINTS: dict[Any, str] = {}
+#: Key in a cache entry's outputs: whether the step logged metrics or params (output names
+#: cannot start with "__", so it never clashes).
+_LOGGED = "__logged__"
 _GIT_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conveyor-git")
 
 
