@@ -9,6 +9,7 @@ import re
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from conveyor.core.hashing import canonical_json, digest
@@ -84,43 +85,59 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def git_state(source: Path | None) -> tuple[str | None, str | None]:
-    """(HEAD commit, hash of uncommitted changes or None if clean) of the repo holding `source`.
+def git_state(source: Path | None, files: Sequence[Path] = ()) -> tuple[str | None, str | None]:
+    """(HEAD commit, hash of the pipeline's uncommitted changes or None if clean).
 
-    Uncommitted changes are the diff against HEAD plus the pipeline file itself when git does
-    not track it yet. HEAD is read from `.git` directly; outside a repository no git runs at all.
+    The pipeline's files are `source` and `files` (the modules its steps live in). One
+    `git status` names those that differ from HEAD or are untracked; the hash covers their current
+    contents. HEAD is read from `.git` directly; outside a repository no git runs at all.
     """
     folder = (source.parent if source and source.is_file() else source) or Path.cwd()
     git_dir = _find_git_dir(folder.resolve())
     if git_dir is None:
         return None, None
     commit = _read_head(git_dir)
-    if commit is None:  # an unborn branch, or a layout we do not read: ask git
-        try:
+    watched = sorted({p.resolve() for p in (source, *files) if p is not None and p.is_file()})
+    try:
+        if commit is None:  # an unborn branch, or a layout we do not read: ask git
             done = subprocess.run(
                 ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5
             )
-        except (OSError, subprocess.SubprocessError):
-            return None, None
-        if done.returncode != 0:
-            return None, None
-        commit = done.stdout.strip()
-    try:
-        diff = subprocess.run(["git", "diff", "HEAD"], cwd=folder, capture_output=True, timeout=10)
-        changes = [diff.stdout]
-        if source is not None and source.is_file():
-            tracked = subprocess.run(
-                ["git", "ls-files", "--error-unmatch", source.name],
-                cwd=folder,
-                capture_output=True,
-                timeout=5,
-            )
-            if tracked.returncode != 0:  # a new, untracked pipeline file
-                changes.append(source.read_bytes())
+            if done.returncode != 0:
+                return None, None
+            commit = done.stdout.strip()
+        if not watched:
+            return commit, None
+        status = subprocess.run(
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "-z",
+                "--untracked-files=all",
+                "--",
+                *map(str, watched),
+            ],
+            cwd=folder,
+            capture_output=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return commit, None
-    dirty = digest(*changes) if any(changes) else None
-    return commit, dirty
+    if status.returncode != 0 or not status.stdout:
+        return commit, None
+    root = git_dir.parent if git_dir.name == ".git" else None
+    changed = [p for p in watched if _mentioned(p, status.stdout, root)]
+    parts = [p.as_posix().encode() + b"\0" + p.read_bytes() for p in changed if p.is_file()]
+    return commit, digest(*parts) if parts else digest(status.stdout)
+
+
+def _mentioned(path: Path, porcelain: bytes, root: Path | None) -> bool:
+    """Whether `git status --porcelain -z` output (paths relative to the repo root) names `path`."""
+    entries = [entry[3:] for entry in porcelain.split(b"\0") if len(entry) > 3]
+    if root is not None and path.is_relative_to(root):
+        return path.relative_to(root).as_posix().encode() in entries
+    return any(entry.endswith(path.name.encode()) for entry in entries)  # a worktree: by name
 
 
 def _find_git_dir(folder: Path) -> Path | None:

@@ -171,7 +171,8 @@ class Runner:
     # -- the run -----------------------------------------------------------------------------------
 
     def run(self, source: Path | None) -> Run:
-        git = _GIT_POOL.submit(git_state, source)  # subprocesses: beside the run, not before it
+        # a subprocess: beside the run, not before it
+        git = _GIT_POOL.submit(git_state, source, _step_files(self.graph))
         env, environment, packages = capture_environment(source)
         record = RunRecord(
             id=self.run_id,
@@ -489,6 +490,19 @@ _FINGERPRINTS: dict[Any, str] = {}
 #: cannot start with "__", so it never clashes).
 _LOGGED = "__logged__"
 _GIT_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conveyor-git")
+
+
+def _step_files(graph: Graph) -> list[Path]:
+    """The source files the pipeline's steps are defined in."""
+    files = set()
+    for node in graph.nodes.values():
+        try:
+            found = inspect.getsourcefile(node.step.fn)
+        except TypeError:  # a builtin or C function
+            continue
+        if found:
+            files.add(Path(found))
+    return sorted(files)
 
 
 def _code(git: Future[tuple[str | None, str | None]]) -> tuple[str | None, str | None]:
