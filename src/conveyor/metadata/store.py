@@ -37,12 +37,6 @@ __all__ = ["MetadataStore"]
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-#: Built once: the runner asks it for every step, so it skips statement construction.
-_CACHE_QUERY = sa.select(t.cache_entries.c.step_run_id, t.cache_entries.c.outputs).where(
-    t.cache_entries.c.key == sa.bindparam("key")
-)
-
-
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
@@ -60,6 +54,7 @@ class MetadataStore:
         self.url = url
         self.engine = _engine(url)
         self._local = threading.local()
+        self._statements: dict[tuple[Any, ...], str] = {}
         self._opened: list[sa.Connection] = []
         self._lock = threading.Lock()
         if check_schema:
@@ -184,6 +179,32 @@ class MetadataStore:
     @property
     def _safe_url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
+
+    def _insert_many(
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        ignore: bool,
+    ) -> None:
+        """Insert rows through the driver's executemany with one fixed statement per table.
+
+        The runner's hot path: SQLAlchemy's per-call statement handling cost more than SQLite's
+        work (B2). Columns come from the table definition; values are bound, never formatted in.
+        """
+        present = {key for row in rows for key in row}
+        columns = [c.name for c in table.columns if c.name in present]
+        key = (table.name, tuple(columns), ignore)
+        sql = self._statements.get(key)
+        if sql is None:
+            mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+            sql = self._statements[key] = (
+                f"INSERT INTO {table.name} ({', '.join(columns)}) "
+                f"VALUES ({', '.join([mark] * len(columns))})"
+                + (" ON CONFLICT DO NOTHING" if ignore else "")
+            )
+        conn.exec_driver_sql(sql, [tuple(row.get(c) for c in columns) for row in rows])
 
     def _insert_ignore(self, table: sa.Table) -> Any:
         """INSERT that skips rows whose primary key exists (content-addressed rows repeat)."""
@@ -313,18 +334,17 @@ class MetadataStore:
         with conn.begin():
             metric_rows += self._inherited(conn, batch, t.metrics)
             param_rows += self._inherited(conn, batch, t.step_params)
-            if artifacts:
-                conn.execute(self._insert_ignore(t.artifacts), artifacts)
-            conn.execute(t.step_runs.insert(), steps)
-            for table, rows in ((t.lineage, edges), (t.metrics, metric_rows)):
+            for table, rows, ignore in (
+                (t.artifacts, artifacts, True),
+                (t.step_runs, steps, False),
+                (t.lineage, edges, False),
+                (t.metrics, metric_rows, False),
+                (t.step_params, param_rows, False),
+                (t.step_attempts, attempts, False),
+                (t.cache_entries, cache_rows, True),
+            ):
                 if rows:
-                    conn.execute(table.insert(), rows)
-            if param_rows:
-                conn.execute(t.step_params.insert(), param_rows)
-            if attempts:
-                conn.execute(t.step_attempts.insert(), attempts)
-            if cache_rows:
-                conn.execute(self._insert_ignore(t.cache_entries), cache_rows)
+                    self._insert_many(conn, table, rows, ignore=ignore)
 
     def _inherited(
         self, conn: sa.Connection, batch: Sequence[StepFacts], table: sa.Table
@@ -416,7 +436,10 @@ class MetadataStore:
 
     def cache_lookup(self, key: str) -> tuple[str, dict[str, dict[str, Any]]] | None:
         """(origin step run id, {output: {"id", "m", "v"}}) for a cache key, or None."""
-        row = self.conn.execute(_CACHE_QUERY, {"key": key}).first()
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        row = self.conn.exec_driver_sql(
+            f"SELECT step_run_id, outputs FROM cache_entries WHERE key = {mark}", (key,)
+        ).first()
         return None if row is None else (row[0], json.loads(row[1]))
 
     def forget_cache(self, key: str) -> None:
