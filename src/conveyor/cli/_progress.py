@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from rich.console import Console
@@ -49,7 +48,6 @@ class LiveProgress(RunObserver):
         self.console = console
         self.rows: dict[str, list[Any]] = {}
         self.live: Live | None = None
-        self.started: dict[str, float] = {}
 
     def run_started(self, run: RunRecord, graph: Graph) -> None:
         self.title = f"run {run.id[:12]} · {run.pipeline}"
@@ -58,7 +56,6 @@ class LiveProgress(RunObserver):
         self.live.start()
 
     def step_started(self, name: str) -> None:
-        self.started[name] = time.time()
         self.rows[name] = ["[cyan]running[/]", ""]
         self._refresh()
 

@@ -66,13 +66,6 @@ def run(
         pipeline = load_pipeline(target)
         values: dict[str, Any] = load_params(params_file) if params_file else {}
         values.update(parse_assignments(param or []))
-        # validate parameters, graph and selection before anything is recorded
-        graph = pipeline.trace(**values)
-        for flag, name in (("--from", from_step), ("--to", to_step)):
-            if name is not None and name not in graph.nodes:
-                from conveyor.exceptions import GraphError
-
-                raise GraphError(f"{flag} {name!r}: no such step; steps are {list(graph.nodes)}")
         if as_json:
             observer = None
         elif out.is_terminal:

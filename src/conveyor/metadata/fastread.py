@@ -12,10 +12,9 @@ from pathlib import Path
 
 from conveyor.metadata.liveness import run_record
 from conveyor.metadata.records import RunRecord
+from conveyor.metadata.revision import SCHEMA_REVISION as _EXPECTED_REVISION
 
 __all__ = ["list_runs"]
-
-_EXPECTED_REVISION = "0004"  # tests check it equals schema.SCHEMA_REVISION
 
 
 def list_runs(url: str, pipeline: str | None, limit: int) -> list[RunRecord] | None:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["SCHEMA_REVISION", "metadata"]
+from conveyor.metadata.revision import SCHEMA_REVISION
 
-#: The Alembic revision this code expects; a test checks it equals the migrations' head.
-SCHEMA_REVISION = "0004"
+__all__ = ["SCHEMA_REVISION", "metadata"]
 
 metadata = sa.MetaData()
 

@@ -82,12 +82,12 @@ def run_pipeline(
         resume: the id of a failed or interrupted run to continue (its completed steps are reused).
     """
     graph = pipeline.trace(**params)
+    select = _selection(graph, from_step, to_step)  # like tracing, fails before anything is stored
     workspace = open_workspace(settings)
     try:
         source: Path | None = Path(inspect.getsourcefile(pipeline.fn) or "")
     except TypeError:
         source = None
-    select = _selection(graph, from_step, to_step)
     options = RunOptions(
         cache=cache,
         trust=workspace.settings.trust_pickle if trust is None else trust,
