@@ -14,6 +14,8 @@
     ├── MetadataError            the metadata store cannot be opened or is at the wrong schema
     │   └── NotFoundError            no run / step run / artifact matches the given id
     ├── PipelineLoadError        `FILE.py:NAME` cannot be imported or does not name a pipeline
+    ├── DataError                a data source cannot be read (missing or empty file, bad SQL URL)
+    │   └── DataValidationError      data breaks its schema; carries the anomalies report
     └── RunStateError            the run is not in a state that allows this (resume a success)
 
 Each message names the step, the argument, the field or the file involved, so a user can act on it
@@ -28,6 +30,8 @@ __all__ = [
     "ArtifactNotFoundError",
     "ConfigError",
     "ConveyorError",
+    "DataError",
+    "DataValidationError",
     "DefinitionError",
     "GraphError",
     "MaterializerError",
@@ -106,6 +110,18 @@ class NotFoundError(MetadataError, LookupError):
 
 class PipelineLoadError(ConveyorError):
     """A `FILE.py:PIPELINE` reference cannot be loaded."""
+
+
+class DataError(ConveyorError, ValueError):
+    """A data source cannot be read: a missing or empty file, a database that does not connect."""
+
+
+class DataValidationError(DataError):
+    """Data breaks its schema. `report` is the anomalies report (see `conveyor.components`)."""
+
+    def __init__(self, message: str, report: dict | None = None) -> None:
+        super().__init__(message)
+        self.report = report or {}
 
 
 class RunStateError(ConveyorError):

@@ -3,6 +3,10 @@
 The runner opens a `StepContext` around each call; these functions write into it and the runner
 records its contents with the step run. Outside a run (a step called as plain Python, e.g. in a
 unit test) they do nothing, so instrumented steps stay testable.
+
+Steps that work on the stores themselves (the registry components) also find there the run's
+settings, the artifact ids of their inputs, and `sync`, which writes the facts the runner still
+buffers so that the metadata they read is complete.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import contextvars
 import dataclasses
 import math
 import numbers
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from conveyor.core.hashing import canonical
@@ -48,6 +52,18 @@ class StepContext:
     seed: int = DEFAULT_SEED
     metrics: list[Metric] = dataclasses.field(default_factory=list)
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: artifact id of each input that came from an upstream step, by argument (`arg[key]` inside
+    #: a list or dict argument)
+    inputs: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: the run's `conveyor.config.Settings` (typed loosely: core does no I/O)
+    settings: Any = None
+    #: writes the step facts the runner still buffers; None where nothing is buffered
+    sync: Callable[[], None] | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    def sync_metadata(self) -> None:
+        """Make everything recorded before this step visible to reads of the metadata store."""
+        if self.sync is not None:
+            self.sync()
 
 
 _CURRENT: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar(

@@ -165,9 +165,15 @@ def _series(value: Any) -> Any:
     }
 
 
+def _estimator(value: Any) -> Any:
+    """An unfitted scikit-learn-style estimator given as a parameter: its class and params."""
+    return {"__estimator__": _qualname(type(value)), "params": canonical(value.get_params(False))}
+
+
 _LAZY: dict[str, Callable[[Any], Any]] = {
     "numpy.ndarray": _ndarray,
     "numpy.generic": _numpy_scalar,
     "pandas.DataFrame": _dataframe,
     "pandas.Series": _series,
+    "sklearn.base.BaseEstimator": _estimator,
 }

@@ -32,6 +32,10 @@ class Step:
         retries: how many times to retry a failing call.
         retry_delay: seconds before the first retry, doubling after each.
         timeout: seconds a call may take, or None.
+        cache_key_fn: called with the step's literal arguments (those not produced by an upstream
+            step) before the cache lookup; its result joins the cache key. Use it to fold in the
+            state of something outside the pipeline, such as the bytes of a file the step reads.
+            It runs in the step's context: `current_step()` has the run's settings.
     """
 
     fn: Callable[..., Any]
@@ -41,6 +45,7 @@ class Step:
     retries: int = 0
     retry_delay: float = 1.0
     timeout: float | None = None
+    cache_key_fn: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         where = f"step {self.name!r}"
@@ -69,6 +74,8 @@ class Step:
             or self.timeout <= 0
         ):
             raise DefinitionError(f"{where}: timeout must be a positive number or None")
+        if self.cache_key_fn is not None and not callable(self.cache_key_fn):
+            raise DefinitionError(f"{where}: cache_key_fn must be callable")
         if not isinstance(self.cache, bool):
             raise DefinitionError(f"{where}: cache must be True or False, got {self.cache!r}")
         for param in self.signature.parameters.values():
@@ -130,6 +137,7 @@ def step(
     retries: int = 0,
     retry_delay: float = 1.0,
     timeout: float | None = None,
+    cache_key_fn: Callable[..., Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Step]: ...
 
 
@@ -143,6 +151,7 @@ def step(
     retries: int = 0,
     retry_delay: float = 1.0,
     timeout: float | None = None,
+    cache_key_fn: Callable[..., Any] | None = None,
 ) -> Step | Callable[[Callable[..., Any]], Step]:
     """Make a function a pipeline step: `@step` or `@step(outputs=("train", "test"), retries=2)`."""
 
@@ -162,6 +171,7 @@ def step(
             retries=retries,
             retry_delay=retry_delay,
             timeout=timeout,
+            cache_key_fn=cache_key_fn,
         )
         return _wrapping(result, func)
 

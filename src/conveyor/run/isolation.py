@@ -53,7 +53,8 @@ def call_in_child(
     """
     import cloudpickle
 
-    payload = cloudpickle.dumps((list(sys.path), fn, kwargs, ctx))
+    child_ctx = dataclasses.replace(ctx, sync=None)  # the runner flushed before a child step
+    payload = cloudpickle.dumps((list(sys.path), fn, kwargs, child_ctx))
     read_end, write_end = os.pipe()
     try:
         child = subprocess.Popen(

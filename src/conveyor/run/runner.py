@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.config import Settings
+from conveyor.core.context import StepContext, step_context
 from conveyor.core.fingerprint import cache_key, code_fingerprint
 from conveyor.core.graph import Collection, Graph, Input, Literal, Node, Ref
 from conveyor.core.hashing import digest, hash_value
@@ -30,6 +31,7 @@ from conveyor.run.environment import capture_environment, git_state
 from conveyor.run.events import RunObserver
 from conveyor.run.executors.base import Executor
 from conveyor.run.executors.local import LocalExecutor
+from conveyor.run.isolation import qualname
 from conveyor.run.recording import Recorder
 from conveyor.run.task import Stored, Task, TaskResult
 from conveyor.run.views import Run
@@ -273,6 +275,17 @@ class Runner:
             )
             return None
         key_inputs = {arg: self._key_of(src) for arg, src in node.inputs}
+        if node.step.cache_key_fn is not None:
+            ctx = StepContext(
+                self.run_id, node.name, settings=self.ws.settings, sync=self._recorder.flush
+            )
+            try:
+                with step_context(ctx):
+                    token = node.step.cache_key_fn(**self._literals(node))
+                key_inputs[_KEY_FN] = hash_value(token)
+            except Exception as err:  # e.g. the file it fingerprints is missing: the step fails
+                self._record(node, "failed", error=(qualname(err), str(err)))
+                return None
         key = self._keys[node.name] = cache_key(
             _step_fingerprint(node), key_inputs, self._mat_digest
         )
@@ -302,12 +315,22 @@ class Runner:
                 ),
             )
             return None
-        self._recorder.before_step()
+        if node.step.timeout is None:
+            self._recorder.before_step()
+        else:  # a child process cannot ask for a flush, and costs more than one anyway
+            self._recorder.flush()
         self.observer.step_started(node.name)
         task = Task(
             run_id=self.run_id,
             node=node,
             inputs={arg: self._value_of(src) for arg, src in node.inputs},
+            input_ids={
+                label: stored.artifact_id
+                for arg, src in node.inputs
+                for label, stored in self._stored_inputs(arg, src)
+            },
+            settings=self.ws.settings,
+            sync=self._recorder.flush,
             store=self.ws.artifacts,
             registry=self.ws.materializers,
             trust=self.trust,
@@ -473,6 +496,10 @@ class Runner:
         assert isinstance(source, Literal)
         return source.value
 
+    def _literals(self, node: Node) -> dict[str, Any]:
+        """The arguments of `node` that no upstream step produces, as plain values."""
+        return {arg: src.value for arg, src in node.inputs if isinstance(src, Literal)}
+
     def _stored_inputs(self, arg: str, source: Input) -> list[tuple[str, Stored]]:
         if isinstance(source, Ref):
             key = (source.node, source.output)
@@ -489,6 +516,8 @@ _FINGERPRINTS: dict[Any, str] = {}
 #: Key in a cache entry's outputs: whether the step logged metrics or params (output names
 #: cannot start with "__", so it never clashes).
 _LOGGED = "__logged__"
+#: Key in a step's cache-key inputs for its `cache_key_fn` result (never an argument name).
+_KEY_FN = "__cache_key_fn__"
 _GIT_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conveyor-git")
 
 

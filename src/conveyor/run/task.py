@@ -13,7 +13,7 @@ import random
 import sys
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,10 +75,20 @@ class Task:
     trust: bool = False
     seed: int = 0
     live_log: Path | None = None
+    input_ids: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    settings: Any = None
+    sync: Callable[[], None] | None = None
 
     def __call__(self) -> TaskResult:
         started = time.time()
-        ctx = StepContext(run_id=self.run_id, node=self.node.name, seed=self.seed)
+        ctx = StepContext(
+            run_id=self.run_id,
+            node=self.node.name,
+            seed=self.seed,
+            inputs=self.input_ids,
+            settings=self.settings,
+            sync=self.sync,
+        )
         result = TaskResult(status="failed", started_at=started, ended_at=started, seed=self.seed)
         with capture_step(self.live_log) as captured, step_context(ctx):
             try:

@@ -1,0 +1,215 @@
+"""`gate`: decide whether a candidate model may be promoted, and record why.
+
+Two kinds of checks, both optional:
+
+- absolute thresholds on the candidate's metrics: `{"accuracy": ">=0.9", "log_loss": "<0.4"}`;
+- "no worse than the model now holding alias `baseline`" by more than `tolerance`, with that model
+  evaluated on the same data as the candidate (its stored metrics came from other data).
+
+The decision is an artifact `{"passed": ..., "reasons": [...], "checks": [...]}` and a metric
+`gate_passed`. A failed gate is a normal outcome, not an error: the run succeeds and `register`
+does not promote. Thresholds are parsed before anything is loaded, so a typo fails fast.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from conveyor.components import _runtime
+from conveyor.components._evaluate import HIGHER_IS_BETTER, evaluate_model
+from conveyor.core.context import log_metric
+from conveyor.core.step import step
+from conveyor.exceptions import ConveyorError, ParameterError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["decide", "gate", "parse_threshold"]
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+    "==": operator.eq,
+}
+_EXPRESSION = re.compile(r"^\s*(>=|<=|==|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+
+
+def parse_threshold(metric: str, expression: Any) -> tuple[str, float]:
+    """`">=0.9"` → (">=", 0.9); a bare number means `>=` for metrics where higher is better."""
+    if isinstance(expression, (int, float)) and not isinstance(expression, bool):
+        return (">=" if HIGHER_IS_BETTER.get(metric, True) else "<="), float(expression)
+    match = _EXPRESSION.match(expression) if isinstance(expression, str) else None
+    if match is None:
+        raise ParameterError(
+            f"gate: threshold for {metric!r} is {expression!r}, which does not parse; "
+            "write an operator and a number, e.g. '>=0.9' or '<0.35'"
+        )
+    return match.group(1), float(match.group(2))
+
+
+def _tolerances(tolerance: float | dict[str, float], metrics: list[str]) -> dict[str, float]:
+    if isinstance(tolerance, dict):
+        unknown = sorted(set(tolerance) - set(metrics))
+        if unknown:
+            raise ParameterError(
+                f"gate: tolerance given for {unknown}, not among compare={metrics}"
+            )
+        values = {m: tolerance.get(m, 0.0) for m in metrics}
+    else:
+        values = dict.fromkeys(metrics, tolerance)
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ParameterError(
+                f"gate: tolerance for {name!r} must be a number >= 0, got {value!r}"
+            )
+    return {k: float(v) for k, v in values.items()}
+
+
+def decide(
+    evaluation: dict[str, Any],
+    thresholds: dict[str, Any] | None = None,
+    baseline_metrics: dict[str, float] | None = None,
+    compare: list[str] | None = None,
+    tolerance: float | dict[str, float] = 0.0,
+) -> dict[str, Any]:
+    """The decision for `evaluation` (a report from `evaluate`); pure, so it is easy to test."""
+    metrics: dict[str, float] = evaluation.get("metrics", {})
+    parsed = {name: parse_threshold(name, expr) for name, expr in (thresholds or {}).items()}
+    compare = list(compare) if compare is not None else list(parsed) or [_primary(evaluation)]
+    tolerances = _tolerances(tolerance, compare)
+    unknown = sorted((set(parsed) | set(compare)) - set(metrics) - set(HIGHER_IS_BETTER))
+    if unknown:
+        raise ParameterError(
+            f"gate: unknown metric(s) {unknown}; the evaluation has {sorted(metrics)}"
+        )
+    checks: list[dict[str, Any]] = []
+    for name, (op, bound) in parsed.items():
+        value = metrics.get(name)
+        ok = value is not None and _OPS[op](value, bound)
+        checks.append(
+            {
+                "kind": "threshold",
+                "metric": name,
+                "value": value,
+                "op": op,
+                "bound": bound,
+                "passed": ok,
+            }
+        )
+    for name in compare if baseline_metrics is not None else []:
+        value, reference = metrics.get(name), baseline_metrics.get(name)
+        if reference is None:
+            continue
+        higher = HIGHER_IS_BETTER.get(name, True)
+        bound = reference - tolerances[name] if higher else reference + tolerances[name]
+        op = ">=" if higher else "<="
+        ok = value is not None and _OPS[op](value, bound)
+        checks.append(
+            {
+                "kind": "baseline",
+                "metric": name,
+                "value": value,
+                "op": op,
+                "bound": bound,
+                "baseline": reference,
+                "tolerance": tolerances[name],
+                "passed": ok,
+            }
+        )
+    reasons = [_reason(c) for c in checks]
+    return {"passed": all(c["passed"] for c in checks), "reasons": reasons, "checks": checks}
+
+
+def _primary(evaluation: dict[str, Any]) -> str:
+    return "accuracy" if evaluation.get("task") == "classification" else "rmse"
+
+
+def _reason(check: dict[str, Any]) -> str:
+    value = "missing" if check["value"] is None else f"{check['value']:.4g}"
+    verdict = "ok" if check["passed"] else "FAILED"
+    if check["kind"] == "threshold":
+        return f"{check['metric']} = {value}, needs {check['op']} {check['bound']:.4g}: {verdict}"
+    return (
+        f"{check['metric']} = {value} vs baseline {check['baseline']:.4g} "
+        f"(tolerance {check['tolerance']:.4g}): {verdict}"
+    )
+
+
+def _baseline(model_name: str, alias: str, data: pd.DataFrame, evaluation: dict) -> dict | None:
+    """The model now holding `alias`, evaluated on `data`; None when the alias is unset."""
+    from conveyor.registry import ModelRegistry
+
+    registry = ModelRegistry(_runtime.workspace())
+    version = registry.models.alias_target(model_name, alias)
+    if version is None:
+        return None
+    ref = f"{model_name}:{version}"
+    try:
+        model = registry.load(ref)
+    except ConveyorError as err:
+        raise ConveyorError(
+            f"gate: the baseline model {ref} (@{alias}) cannot be loaded: {err}"
+        ) from err
+    report = evaluate_model(model, data, evaluation["target"], task=evaluation.get("task", "auto"))
+    return {"name": model_name, "alias": alias, "version": version, "metrics": report["metrics"]}
+
+
+def alias_version(name: Any = None, alias: Any = None) -> int | None:
+    """The version now holding `alias` of model `name` (part of gate's and register's cache key:
+    the decision depends on it, and a version's bytes never change)."""
+    if not isinstance(name, str) or not isinstance(alias, str):
+        return None
+    from conveyor.metadata.model_store import ModelStore
+
+    return ModelStore(_runtime.workspace().metadata).alias_target(name, alias)
+
+
+def _gate_key(model_name: Any = None, baseline: Any = "production", **_: Any) -> int | None:
+    return alias_version(model_name, baseline)
+
+
+@step(cache_key_fn=_gate_key)
+def gate(
+    evaluation: dict[str, Any],
+    data: pd.DataFrame,
+    model_name: str,
+    thresholds: dict[str, Any] | None = None,
+    baseline: str | None = "production",
+    compare: list[str] | None = None,
+    tolerance: float | dict[str, float] = 0.0,
+) -> dict[str, Any]:
+    """Pass or fail the candidate whose `evaluation` (from `evaluate` on `data`) is given.
+
+    Args:
+        thresholds: metric → expression, e.g. `{"accuracy": ">=0.9"}`.
+        baseline: alias of `model_name` to compare with (None: no comparison). When no version
+            holds it yet, the comparison passes and says so.
+        compare: metrics compared with the baseline (default: those in `thresholds`, else the
+            task's primary metric: accuracy or RMSE).
+        tolerance: how much worse than the baseline is still acceptable (per metric if a dict).
+    """
+    if not isinstance(evaluation, dict) or "metrics" not in evaluation:
+        raise ParameterError("gate: evaluation must be the report of an evaluate step")
+    decide(evaluation, thresholds, None, compare, tolerance)  # parse everything before loading
+    reference = None
+    if baseline is not None:
+        reference = _baseline(model_name, baseline, data, evaluation)
+    decision = decide(
+        evaluation, thresholds, reference["metrics"] if reference else None, compare, tolerance
+    )
+    if baseline is not None and reference is None:
+        decision["reasons"].append(f"no version of {model_name!r} holds alias {baseline!r} yet")
+    decision["baseline"] = reference
+    decision["model_name"] = model_name
+    decision["metrics"] = evaluation["metrics"]
+    log_metric("gate_passed", 1.0 if decision["passed"] else 0.0)
+    print(
+        ("gate passed: " if decision["passed"] else "gate FAILED: ")
+        + "; ".join(decision["reasons"])
+    )
+    return decision
