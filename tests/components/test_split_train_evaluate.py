@@ -1,0 +1,156 @@
+"""`split`, `train`, `evaluate`: seeded splits, estimators by object or path, metrics, slices."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+import conveyor as cv
+from conveyor.components import evaluate, split, train
+from conveyor.components._split import split_frame
+from conveyor.exceptions import ParameterError
+
+NUMERIC = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+
+
+@pytest.fixture
+def complete(penguins: pd.DataFrame) -> pd.DataFrame:
+    return penguins.dropna().reset_index(drop=True)
+
+
+def test_random_split_is_seeded_and_complete(complete: pd.DataFrame) -> None:
+    train_a, test_a = split_frame(complete, test_size=0.25, seed=1)
+    _, test_b = split_frame(complete, test_size=0.25, seed=1)
+    pd.testing.assert_frame_equal(test_a, test_b)
+    assert len(test_a) == math.ceil(len(complete) * 0.25)  # as scikit-learn rounds
+    assert sorted([*train_a.index, *test_a.index]) == list(complete.index)
+    assert not split_frame(complete, seed=2)[1].index.equals(split_frame(complete, seed=3)[1].index)
+
+
+def test_stratified_group_and_time_splits(complete: pd.DataFrame) -> None:
+    _, test = split_frame(complete, "stratified", 0.25, by="species", seed=0)
+    share = complete["species"].value_counts(normalize=True)
+    assert (test["species"].value_counts(normalize=True) - share).abs().max() < 0.02
+    train_g, test_g = split_frame(complete, "group", 0.3, by="island", seed=0)
+    assert not set(train_g["island"]) & set(test_g["island"])
+    train_t, test_t = split_frame(complete, "time", 0.3, by="year")
+    assert train_t["year"].max() < test_t["year"].min()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"method": "shuffle"}, "method must be one of"),
+        ({"test_size": 1.5}, "test_size must be a fraction"),
+        ({"method": "stratified"}, "needs by="),
+        ({"method": "group", "by": "colour"}, "column(s) ['colour']"),
+    ],
+)
+def test_split_errors_name_the_argument(complete: pd.DataFrame, kwargs, message: str) -> None:
+    with pytest.raises(ParameterError, match=re.escape(message)):
+        split_frame(complete, **kwargs)
+
+
+@cv.pipeline
+def fitting(estimator, params: dict | None = None):
+    data = cv.step(lambda: pd.read_csv(_csv()).dropna(), name="read")()
+    train_set, test_set = split(data, method="stratified", by="species")
+    model = train(train_set, target="species", estimator=estimator, params=params, features=NUMERIC)
+    return evaluate(model, test_set, target="species", slice_by=["island"])
+
+
+def _csv() -> str:
+    from tests.components.conftest import PENGUINS
+
+    return str(PENGUINS)
+
+
+@pytest.mark.usefixtures("project")
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        "sklearn.linear_model.LogisticRegression",
+        "sklearn.linear_model:LogisticRegression",
+        LogisticRegression(),
+    ],
+    ids=["dotted", "colon", "object"],
+)
+def test_train_takes_an_import_path_or_an_object(estimator) -> None:
+    run = fitting.run(estimator=estimator, params={"max_iter": 3000, "C": 0.5})
+    assert run.status == "succeeded", run.error
+    report = run.output()
+    assert report["task"] == "classification" and report["metrics"]["accuracy"] > 0.9
+    assert set(report["slices"]["island"]) == {"Biscoe", "Dream", "Torgersen"}
+    again = fitting.run(estimator=estimator, params={"max_iter": 3000, "C": 0.5})
+    assert again.step("train").cached  # an estimator object hashes by class and params
+
+
+@pytest.mark.usefixtures("project")
+@pytest.mark.parametrize(
+    ("estimator", "params", "message"),
+    [
+        ("sklearn.linear_model.LogisticRegresion", None, "has no attribute 'LogisticRegresion'"),
+        ("sklearn.linear_modl.LogisticRegression", None, "cannot import 'sklearn.linear_modl'"),
+        ("LogisticRegression", None, "is not an import path"),
+        ("sklearn.linear_model.LogisticRegression", {"Cee": 1}, "does not accept params"),
+        (LogisticRegression(), {"Cee": 1}, "bad params ['Cee']"),
+    ],
+)
+def test_bad_estimators_fail_the_train_step(estimator, params, message: str) -> None:
+    run = fitting.run(estimator=estimator, params=params)
+    assert run.status == "failed"
+    failed = run.step("train")
+    assert failed.status == "failed" and message in failed.error_message
+    assert failed.error_message.startswith("train:")
+
+
+def test_classification_metrics_match_scikit_learn(complete: pd.DataFrame) -> None:
+    train_set, test_set = split_frame(complete, "stratified", 0.3, by="species", seed=0)
+    model = LogisticRegression(max_iter=3000).fit(train_set[NUMERIC], train_set["species"])
+    report = evaluate(model, test_set, target="species", slice_by="island")
+    y, predicted = test_set["species"], model.predict(test_set[NUMERIC])
+    proba = model.predict_proba(test_set[NUMERIC])
+    values = report["metrics"]
+    assert values["accuracy"] == pytest.approx(metrics.accuracy_score(y, predicted))
+    assert values["f1"] == pytest.approx(metrics.f1_score(y, predicted, average="macro"))
+    assert values["log_loss"] == pytest.approx(metrics.log_loss(y, proba, labels=model.classes_))
+    assert values["roc_auc"] == pytest.approx(
+        metrics.roc_auc_score(y, proba, multi_class="ovr", labels=model.classes_)
+    )
+    matrix = np.array(report["confusion_matrix"]["matrix"])
+    assert matrix.sum() == len(test_set) and np.trace(matrix) == (predicted == y).sum()
+    biscoe = test_set["island"] == "Biscoe"
+    assert report["slices"]["island"]["Biscoe"]["n"] == int(biscoe.sum())
+    assert report["slices"]["island"]["Biscoe"]["metrics"]["accuracy"] == pytest.approx(
+        metrics.accuracy_score(y[biscoe], predicted[biscoe.to_numpy()])
+    )
+
+
+def test_regression_metrics(complete: pd.DataFrame) -> None:
+    columns = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm"]
+    model = LinearRegression().fit(complete[columns], complete["body_mass_g"])
+    report = evaluate(model, complete, target="body_mass_g")
+    predicted = model.predict(complete[columns])
+    assert report["task"] == "regression"
+    assert report["metrics"]["rmse"] == pytest.approx(
+        metrics.mean_squared_error(complete["body_mass_g"], predicted) ** 0.5
+    )
+    assert report["metrics"]["r2"] == pytest.approx(
+        model.score(complete[columns], complete["body_mass_g"])
+    )
+
+
+def test_evaluate_errors_name_the_column(complete: pd.DataFrame) -> None:
+    model = LogisticRegression(max_iter=3000).fit(complete[NUMERIC], complete["species"])
+    with pytest.raises(ParameterError, match="target names column"):
+        evaluate(model, complete, target="kind")
+    with pytest.raises(ParameterError, match=r"slice_by names column\(s\) \['colour'\]"):
+        evaluate(model, complete, target="species", slice_by=["colour"])
+    with pytest.raises(ParameterError, match="the model's features"):
+        evaluate(model, complete.drop(columns=["body_mass_g"]), target="species")
