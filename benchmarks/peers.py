@@ -1,10 +1,10 @@
-"""The benchmark-only virtualenv `benchmarks/.venv-peers`: Kedro, Prefect 3 and Conveyor together.
+"""The benchmark-only virtualenv `benchmarks/.venv-peers`: Kedro, Prefect 3, pandera and Conveyor.
 
     python benchmarks/peers.py          # create or update it, print its interpreter
     python benchmarks/peers.py --force  # rebuild it from scratch
 
 It holds the pinned `requirements-peers.txt` plus Conveyor installed editable from this repository
-with the [ml] extra, so every tool runs in one interpreter with the same libraries. It is rebuilt
+with the [ml] extra, so every tool runs in one interpreter with the same libraries (pandera: B4). It is rebuilt
 when `requirements-peers.txt` or `pyproject.toml` change (a stamp file keeps their hash). Only the
 package index is reached, and only while installing.
 
@@ -44,9 +44,9 @@ def _wanted() -> str:
 
 
 def _healthy() -> bool:
-    """The interpreter runs and imports the three tools, Conveyor from this repository."""
+    """The interpreter runs and imports the tools, Conveyor from this repository."""
     probe = (
-        "import conveyor, kedro, prefect, sys; "
+        "import conveyor, kedro, pandera, prefect, sys; "
         f"sys.exit(0 if conveyor.__file__.startswith({str(REPO / 'src')!r}) else 1)"
     )
     try:
@@ -73,7 +73,7 @@ def ensure(*, force: bool = False, verbose: bool = True) -> Path:
         shutil.rmtree(VENV)
     started = time.perf_counter()
     if verbose:
-        print(f"peers: building {VENV.relative_to(REPO)} (kedro, prefect, conveyor[ml]) ...")
+        print(f"peers: building {VENV.relative_to(REPO)} (kedro, prefect, pandera, conveyor[ml]) ...")
     if not python().exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     RESULTS.mkdir(exist_ok=True)
@@ -93,7 +93,7 @@ def ensure(*, force: bool = False, verbose: bool = True) -> Path:
                 tail = log.read_text().strip().splitlines()[-20:]
                 raise SystemExit(f"peers: pip install failed (log: {log}):\n" + "\n".join(tail))
     if not _healthy():
-        raise SystemExit(f"peers: {python()} cannot import conveyor, kedro and prefect")
+        raise SystemExit(f"peers: {python()} cannot import conveyor, kedro, prefect and pandera")
     STAMP.write_text(wanted + "\n")
     if verbose:
         print(f"peers: ready in {time.perf_counter() - started:.0f} s")
@@ -105,7 +105,7 @@ def versions() -> dict[str, str]:
     code = (
         "import json; from importlib import metadata as m; "
         "names = ('conveyor', 'kedro', 'prefect', 'sqlalchemy', 'pydantic', 'pandas', "
-        "'scikit-learn', 'pyinstrument'); "
+        "'scikit-learn', 'pyinstrument', 'pandera'); "
         "print(json.dumps({n: m.version(n) for n in names}))"
     )
     out = subprocess.run(

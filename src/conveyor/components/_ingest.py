@@ -96,6 +96,14 @@ def _redacted(url: str) -> str:
         return url.split("://", 1)[0] + "://…"
 
 
+def _root_cause(err: BaseException) -> str:
+    """The driver's own message (pandas and SQLAlchemy wrap it), first line only."""
+    while err.__cause__ is not None or getattr(err, "orig", None) is not None:
+        err = getattr(err, "orig", None) or err.__cause__  # type: ignore[assignment]
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
+
+
 def _read_sql(url: str, query: str) -> pd.DataFrame:
     import pandas as pd
     import sqlalchemy as sa
@@ -116,12 +124,8 @@ def _read_sql(url: str, query: str) -> pd.DataFrame:
     try:
         with engine.connect() as conn:
             return pd.read_sql_query(sa.text(query), conn)
-    except sa.exc.OperationalError as err:
-        first = str(err.orig or err).strip().splitlines()[0]
-        raise DataError(f"ingest: query on {shown!r} failed: {first}") from None
-    except sa.exc.SQLAlchemyError as err:
-        first = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
-        raise DataError(f"ingest: query on {shown!r} failed: {first}") from None
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as err:
+        raise DataError(f"ingest: query on {shown!r} failed: {_root_cause(err)}") from None
     finally:
         engine.dispose()
 
