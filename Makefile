@@ -19,11 +19,13 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@ $(STAMP_ML)
 
-## demo: set up .venv and run the breast-cancer example end to end, then again from cache
+## demo: set up .venv and run the penguins example: train, validate, gate, register, then a worse
+## model that the gate refuses, then show the registry
 demo: $(STAMP_ML)
-	cd examples/breast_cancer && ../../$(BIN)/conveyor run pipeline.py:training -p C=0.5
-	cd examples/breast_cancer && ../../$(BIN)/conveyor run pipeline.py:training -p C=0.5
-	cd examples/breast_cancer && ../../$(BIN)/conveyor runs list --limit 5
+	cd examples/penguins && ../../$(BIN)/conveyor run pipeline.py:training
+	cd examples/penguins && ../../$(BIN)/conveyor run pipeline.py:training -p classifier=majority
+	cd examples/penguins && ../../$(BIN)/conveyor models list
+	cd examples/penguins && ../../$(BIN)/conveyor models show penguins@production
 
 ## test: set up .venv with the dev extras and run linters, layer contracts and the test suite
 test: $(STAMP_DEV)

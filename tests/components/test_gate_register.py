@@ -106,12 +106,12 @@ def test_register_records_lineage_and_signature(workspace) -> None:
     train_step = run.step("train")
     assert version.run_id == run.id and version.step_run_id == train_step.id
     assert version.artifact_id == train_step.outputs["output"]
-    assert version.data["data"] == run.step("split").outputs["train"]
+    assert version.data["train.data"] == run.step("split").outputs["train"]
     assert version.data["eval.data"] == run.step("split").outputs["test"]
     assert version.signature["inputs"] == dict.fromkeys(NUMERIC, "float64")
     assert version.signature["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
     assert version.metrics["accuracy"] > 0.9
-    trained_on = workspace.metadata.get_artifact(version.data["data"]).id
+    trained_on = workspace.metadata.get_artifact(version.data["train.data"]).id
     from conveyor.metadata.model_store import ModelStore
 
     assert [v.version for v in ModelStore(workspace.metadata).versions_of_artifact(trained_on)]

@@ -17,7 +17,10 @@ app = typer.Typer(help="Inspect artifacts.", no_args_is_help=True)
 
 @app.command("show")
 def show(
-    artifact_id: Annotated[str, typer.Argument(help="Artifact id or unique prefix.")],
+    artifact_id: Annotated[
+        str,
+        typer.Argument(help="Artifact id or unique prefix, or a model NAME:VERSION/NAME@ALIAS."),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show an artifact: type, size, producer and a preview (DataFrame head, array shape, value).
@@ -76,19 +79,32 @@ def _preview(summary: dict[str, Any]) -> None:
 
 
 def lineage(
-    artifact_id: Annotated[str, typer.Argument(help="Artifact id or unique prefix.")],
+    artifact_id: Annotated[
+        str,
+        typer.Argument(help="Artifact id or unique prefix, or a model NAME:VERSION/NAME@ALIAS."),
+    ],
     depth: Annotated[int, typer.Option(min=1, max=50, help="How many steps up and down.")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show where an artifact came from (upstream) and what used it (downstream).
 
-    Example: conveyor lineage 3fa2c9 --depth 5
+    Examples:
+
+      conveyor lineage 3fa2c9 --depth 5
+
+      conveyor lineage churn@production     (the data and code behind a model version)
     """
     from conveyor.workspace import open_workspace
 
     with reported_errors():
-        meta = open_workspace().metadata
-        full = meta.resolve_artifact_id(artifact_id)
+        ws = open_workspace()
+        meta = ws.metadata
+        if _is_model_ref(artifact_id):
+            from conveyor.registry import ModelRegistry
+
+            full = ModelRegistry(ws).get(artifact_id).artifact_id
+        else:
+            full = meta.resolve_artifact_id(artifact_id)
         record = meta.get_artifact(full)
         upstream = _upstream(meta, full, depth, set())
         downstream = _downstream(meta, full, depth, set())
@@ -98,7 +114,9 @@ def lineage(
             {
                 "model": v.name,
                 "version": v.version,
-                "role": "model" if v.artifact_id == full else "training data",
+                "role": "model"
+                if v.artifact_id == full
+                else ", ".join(k for k, a in v.data.items() if a == full),
                 "aliases": list(v.aliases),
             }
             for v in ModelStore(meta).versions_of_artifact(full)
@@ -126,6 +144,11 @@ def lineage(
     out.print(root)
 
 
+def _is_model_ref(text: str) -> bool:
+    """Artifact ids are hex; a model reference has a name with `:VERSION` or `@ALIAS`."""
+    return ("@" in text or ":" in text) and not all(c in "0123456789abcdef" for c in text)
+
+
 def _upstream(meta: Any, artifact: str, depth: int, seen: set[str]) -> list[dict[str, Any]]:
     record = meta.get_artifact(artifact)
     if depth <= 0 or record.producer_id is None or artifact in seen:
@@ -137,6 +160,8 @@ def _upstream(meta: Any, artifact: str, depth: int, seen: set[str]) -> list[dict
             "step_run_id": producer.id,
             "run_id": producer.run_id,
             "step": producer.name,
+            "code": producer.step,
+            "git_commit": meta.get_run(producer.run_id).git_commit,
             "output": next((k for k, v in producer.outputs.items() if v == artifact), None),
             "inputs": [
                 {"name": name, "artifact": aid, "upstream": _upstream(meta, aid, depth - 1, seen)}
@@ -178,7 +203,13 @@ def _downstream(meta: Any, artifact: str, depth: int, seen: set[str]) -> list[di
 
 def _render(tree: Tree, entries: list[dict[str, Any]], key: str) -> None:
     for entry in entries:
-        branch = tree.add(f"step [cyan]{escape(entry['step'])}[/] (run {entry['run_id'][:12]})")
+        code = ""
+        if "code" in entry:
+            commit = entry["git_commit"][:12] if entry["git_commit"] else "no commit"
+            code = f", code {escape(entry['code'])} @ {commit}"
+        branch = tree.add(
+            f"step [cyan]{escape(entry['step'])}[/] (run {entry['run_id'][:12]}{code})"
+        )
         for item in entry[key]:
             node = branch.add(f"{escape(item['name'])}: {item['artifact'][:12]}")
             _render(node, item.get("upstream" if key == "inputs" else "downstream", []), key)

@@ -95,13 +95,8 @@ def show(
         out.print(f"  data {escape(name)}: {artifact[:12]}")
     for key, value in version.metrics.items():
         out.print(f"  metric {escape(key)} = {value:.6g}")
-    if version.signature:
-        out.print(
-            "  input schema: "
-            + escape(", ".join(f"{k}: {v}" for k, v in version.signature.items()))
-        )
-    if version.evaluation:
-        out.print(f"  evaluation: {escape(str(version.evaluation))}")
+    for line in _signature_lines(version.signature) + _evaluation_lines(version.evaluation):
+        out.print("  " + escape(line))
     for event in history:
         was = f" (was {event.previous_version})" if event.previous_version else ""
         why = f": {escape(event.reason)}" if event.reason else ""
@@ -109,6 +104,40 @@ def show(
             f"  {when(event.at)} {event.action} @{event.alias} → {event.version}{was} "
             f"by {event.by}{why}"
         )
+
+
+def _signature_lines(signature: dict[str, Any]) -> list[str]:
+    """The input schema as the components record it ({"inputs", "target", ...}), or as given."""
+    if not signature:
+        return []
+    if "inputs" not in signature:
+        return ["input schema: " + ", ".join(f"{k}: {v}" for k, v in signature.items())]
+    inputs = signature["inputs"]
+    lines = ["inputs " + ", ".join(f"{k} ({v})" for k, v in inputs.items())]
+    if signature.get("target"):
+        task = f" ({signature['task']})" if signature.get("task") else ""
+        lines.append(f"target {signature['target']}{task}")
+    if signature.get("classes"):
+        lines.append("classes " + ", ".join(map(str, signature["classes"])))
+    return lines
+
+
+def _evaluation_lines(evaluation: dict[str, Any]) -> list[str]:
+    """The gate decision and per-slice metrics of a version registered by the components."""
+    if not evaluation:
+        return []
+    if "gate" not in evaluation and "slices" not in evaluation:
+        return [f"evaluation: {evaluation}"]
+    lines = []
+    gate = evaluation.get("gate")
+    if gate:
+        verdict = "passed" if gate.get("passed") else "refused"
+        lines.append(f"gate {verdict}: " + "; ".join(gate.get("reasons", [])))
+    for column, groups in (evaluation.get("slices") or {}).items():
+        for value, entry in groups.items():
+            numbers = ", ".join(f"{k}={v:.4g}" for k, v in sorted(entry["metrics"].items()))
+            lines.append(f"slice {column}={value} (n={entry['n']}): {numbers}")
+    return lines
 
 
 @app.command("promote")

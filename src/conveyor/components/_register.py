@@ -39,8 +39,8 @@ def _signature(ws: Workspace, data: dict[str, str], evaluation: dict, schema: di
     types: dict[str, Any] = {}
     if schema is not None:
         types = {name: spec.get("type") for name, spec in schema.get("columns", {}).items()}
-    elif "data" in data:
-        types = dict(ws.metadata.get_artifact(data["data"]).summary.get("dtypes", {}))
+    elif "train.data" in data:
+        types = dict(ws.metadata.get_artifact(data["train.data"]).summary.get("dtypes", {}))
     signature: dict[str, Any] = {
         "inputs": {name: types.get(name, "unknown") for name in features},
         "target": evaluation.get("target"),
@@ -113,6 +113,7 @@ def register(
     else:
         trainer, data = _lineage(ws, artifact_id)
         _, evaluated_on = _lineage(ws, _runtime.input_artifact("evaluation"))
+        data = {f"train.{k}": v for k, v in data.items()}
         data.update({f"eval.{k}": v for k, v in evaluated_on.items() if k != "model"})
         record = registry.register(
             name,
