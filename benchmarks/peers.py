@@ -4,9 +4,10 @@
     python benchmarks/peers.py --force  # rebuild it from scratch
 
 It holds the pinned `requirements-peers.txt` plus Conveyor installed editable from this repository
-with the [ml] extra, so every tool runs in one interpreter with the same libraries (pandera: B4). It is rebuilt
-when `requirements-peers.txt` or `pyproject.toml` change (a stamp file keeps their hash). Only the
-package index is reached, and only while installing.
+with the [ml] extra, so every tool runs in one interpreter with the same libraries (Kedro and
+Prefect for B1, pandera for B4). It is rebuilt when `requirements-peers.txt` or `pyproject.toml`
+change (a stamp file keeps their hash). Only the package index is reached, and only while
+installing.
 
 Prefect 3 runs without a server of ours: `prefect_env` gives it a temporary PREFECT_HOME, no
 PREFECT_API_URL and ephemeral mode, in which Prefect starts its own API in a subprocess on
@@ -73,7 +74,7 @@ def ensure(*, force: bool = False, verbose: bool = True) -> Path:
         shutil.rmtree(VENV)
     started = time.perf_counter()
     if verbose:
-        print(f"peers: building {VENV.relative_to(REPO)} (kedro, prefect, pandera, conveyor[ml]) ...")
+        print(f"peers: building {VENV.relative_to(REPO)} (kedro, prefect, pandera, conveyor[ml])")
     if not python().exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     RESULTS.mkdir(exist_ok=True)

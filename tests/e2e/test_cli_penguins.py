@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from tests.e2e.conftest import Cli
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "penguins"
