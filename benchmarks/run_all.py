@@ -6,7 +6,8 @@
 
 Order: start-up first (it is the most sensitive to a busy machine), then B3, then B1 (which builds
 `benchmarks/.venv-peers` on first use, ~1-2 minutes more), then B2 (the metadata store on SQLite
-and PostgreSQL), then the profile of B1's chain. Before
+and PostgreSQL), then B4 (schema inference and validation, against pandas and pandera), then B5
+(the penguins example end to end, whole processes), then the profile of B1's chain. Before
 each, it waits up to `--wait-quiet` seconds for other processes to leave the CPUs idle (then runs
 anyway, and the benchmark prints a warning). The
 console output is also written to `benchmarks/results/latest.md`, with each benchmark's command,
@@ -27,6 +28,8 @@ FULL = {
     "b3": ["b3_breast_cancer.py"],
     "b1": ["b1_chain.py"],
     "b2": ["b2_metadata.py"],
+    "b4": ["b4_schema.py"],
+    "b5": ["b5_penguins.py"],
     "profile": ["profile_chain.py"],
 }
 QUICK = {
@@ -34,6 +37,8 @@ QUICK = {
     "b3": ["b3_breast_cancer.py", "--rounds", "3"],
     "b1": ["b1_chain.py", "--repeat", "1", "--prefect-repeat", "1"],
     "b2": ["b2_metadata.py", "--steps", "1000", "--runs", "100000"],
+    "b4": ["b4_schema.py", "--repeat", "1"],
+    "b5": ["b5_penguins.py", "--rounds", "1"],
     "profile": ["profile_chain.py"],
 }
 TIMEOUT_S = 15 * 60  # for each benchmark; the whole set stays well under this

@@ -15,7 +15,8 @@
     │   └── NotFoundError            no run / step run / artifact matches the given id
     ├── PipelineLoadError        `FILE.py:NAME` cannot be imported or does not name a pipeline
     ├── DataError                a data source cannot be read (missing or empty file, bad SQL URL)
-    │   └── DataValidationError      data breaks its schema; carries the anomalies report
+    │   ├── DataValidationError      data breaks its schema; carries the anomalies report
+    │   └── InputError               prediction input breaks the model's signature; per-field errors
     └── RunStateError            the run is not in a state that allows this (resume a success)
 
 Each message names the step, the argument, the field or the file involved, so a user can act on it
@@ -34,6 +35,7 @@ __all__ = [
     "DataValidationError",
     "DefinitionError",
     "GraphError",
+    "InputError",
     "MaterializerError",
     "MetadataError",
     "NotFoundError",
@@ -122,6 +124,15 @@ class DataValidationError(DataError):
     def __init__(self, message: str, report: dict | None = None) -> None:
         super().__init__(message)
         self.report = report or {}
+
+
+class InputError(DataError):
+    """Prediction input does not match the model's signature. `errors` lists each field's problem
+    as `{"field": "instances[0].island", "message": "..."}`."""
+
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
 
 
 class RunStateError(ConveyorError):

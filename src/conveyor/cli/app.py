@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from conveyor._version import __version__
-from conveyor.cli import artifacts, db, logs, maintenance, models, replay, run_cmd, runs
+from conveyor.cli import artifacts, db, logs, maintenance, models, replay, run_cmd, runs, serve
 
 app = typer.Typer(
     name="conveyor",
@@ -51,6 +51,9 @@ app.command("reproduce", no_args_is_help=True)(replay.reproduce)
 app.command("logs", no_args_is_help=True)(logs.logs)
 app.command("lineage", no_args_is_help=True)(artifacts.lineage)
 app.command("gc")(maintenance.gc)
+app.command("serve", no_args_is_help=True)(serve.serve)
+app.command("predict", no_args_is_help=True)(serve.predict)
+app.command("predictions", no_args_is_help=True)(serve.predictions)
 artifacts.app.command("verify")(maintenance.verify)
 app.add_typer(runs.app, name="runs")
 app.add_typer(artifacts.app, name="artifacts")

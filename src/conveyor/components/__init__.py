@@ -7,6 +7,7 @@ Each is a `Step`: call it inside a `@cv.pipeline` like your own steps, rename a 
 pandas, scikit-learn and SQLAlchemy load only when a component runs.
 """
 
+from conveyor.components._batch import batch_predict
 from conveyor.components._evaluate import evaluate
 from conveyor.components._gate import gate
 from conveyor.components._ingest import ingest
@@ -17,6 +18,7 @@ from conveyor.components._statistics import statistics
 from conveyor.components._train import train
 
 __all__ = [
+    "batch_predict",
     "evaluate",
     "gate",
     "infer_schema",

@@ -195,3 +195,19 @@ alias_events = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Index("ix_alias_events_name_alias", "name", "alias"),
 )
+
+log_segments = sa.Table(
+    "log_segments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # predictions | feedback
+    sa.Column("artifact_id", sa.String(64), sa.ForeignKey("artifacts.id"), nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("first_at", sa.Float, nullable=False),  # the oldest record's timestamp
+    sa.Column("last_at", sa.Float, nullable=False),
+    sa.Column("versions", sa.Text, nullable=False),  # JSON list of the model versions in it
+    sa.Column("writer", sa.String(200)),  # host:pid of the server that wrote it
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_log_segments_model_kind_last", "model", "kind", "last_at"),
+)

@@ -1,0 +1,1 @@
+"""`conveyor serve`: a registered model behind HTTP, following its alias, logging predictions."""

@@ -1,0 +1,218 @@
+"""The prediction log: every request's inputs, outputs, version, latency, time and id, kept.
+
+Requests append to an in-memory buffer (a list append under a lock: no I/O on the request path);
+a background thread writes the buffer every `flush_s` seconds as a Parquet segment in the
+artifact store and indexes it in the metadata store (`LogStore`). `close()` writes what is left,
+so a graceful shutdown loses nothing and a crash at most the last `flush_s` seconds.
+
+Each row of a segment is one predicted instance: `request_id`, `row` (its position in the
+request), `at`, `version`, `latency_ms`, `prediction`, `probabilities` (JSON, when asked for)
+and one `input.<column>` per feature. Feedback segments hold `request_id`, `row`, `label`, `at`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from conveyor.artifacts.values import save_value
+from conveyor.metadata.log_store import LogStore
+from conveyor.workspace import Workspace
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["PredictionLog", "read_log"]
+
+logger = logging.getLogger("conveyor.serving")
+INPUT = "input."
+
+
+class PredictionLog:
+    """Buffers prediction and feedback records of one model and writes them as segments."""
+
+    def __init__(self, ws: Workspace, model: str, *, flush_s: float = 1.0) -> None:
+        self.ws = ws
+        self.model = model
+        self.flush_s = flush_s
+        self.writer = f"{socket.gethostname()}:{os.getpid()}"
+        self._predictions: list[tuple[Any, ...]] = []
+        self._feedback: list[tuple[Any, ...]] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="conveyor-predlog", daemon=True)
+        self.written_rows = 0
+        self.failures = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def record(
+        self,
+        request_id: str,
+        version: int,
+        latency_ms: float,
+        columns: dict[str, list[Any]],
+        rows: int,
+        predictions: list[Any],
+        probabilities: list[Any] | None = None,
+    ) -> None:
+        """Queue one request's rows (called on the request path: no I/O)."""
+        entry = (
+            request_id,
+            time.time(),
+            version,
+            latency_ms,
+            columns,
+            rows,
+            predictions,
+            probabilities,
+        )
+        with self._lock:
+            self._predictions.append(entry)
+
+    def feedback(self, items: list[tuple[str, int, Any]]) -> None:
+        """Queue ground-truth labels: (request_id, row, label)."""
+        now = time.time()
+        with self._lock:
+            self._feedback.extend((rid, row, label, now) for rid, row, label in items)
+
+    def flush(self) -> None:
+        """Write what is buffered now, one segment per kind."""
+        with self._write_lock:
+            with self._lock:
+                predictions, self._predictions = self._predictions, []
+                feedback, self._feedback = self._feedback, []
+            if predictions:
+                self._write("predictions", *_prediction_frame(predictions))
+            if feedback:
+                self._write("feedback", *_feedback_frame(feedback))
+
+    def close(self) -> None:
+        """Stop the background writer and write everything left."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+        self.flush()
+        self.ws.metadata.release_thread()
+
+    def _loop(self) -> None:
+        try:
+            while not self._stop.wait(self.flush_s):
+                try:
+                    self.flush()
+                except Exception as err:  # kept in the buffer? no: logged and counted
+                    self.failures += 1
+                    logger.error("prediction log write failed: %s", err)
+        finally:
+            self.ws.metadata.release_thread()
+
+    def _write(self, kind: str, frame: pd.DataFrame, versions: set[int]) -> None:
+        saved = save_value(frame, self.ws.artifacts, self.ws.materializers)
+        artifact = {
+            "id": saved.id,
+            "type_name": saved.type_name,
+            "materializer": saved.materializer,
+            "materializer_version": saved.materializer_version,
+            "safe": saved.safe,
+            "size": saved.size,
+            "uri": saved.uri,
+            "summary": json.dumps({"shape": list(frame.shape), "log": kind, "model": self.model}),
+            "producer_id": None,
+            "created_at": time.time(),
+        }
+        LogStore(self.ws.metadata).add_segment(
+            artifact,
+            {
+                "model": self.model,
+                "kind": kind,
+                "rows": len(frame),
+                "first_at": float(frame["at"].min()),
+                "last_at": float(frame["at"].max()),
+                "versions": versions,
+                "writer": self.writer,
+            },
+        )
+        self.written_rows += len(frame)
+
+
+def _prediction_frame(entries: list[tuple[Any, ...]]) -> tuple[pd.DataFrame, set[int]]:
+    import pandas as pd
+
+    data: dict[str, list[Any]] = {
+        "request_id": [], "row": [], "at": [], "version": [], "latency_ms": [],
+        "prediction": [], "probabilities": [],
+    }  # fmt: skip
+    inputs: dict[str, list[Any]] = {}
+    total = 0
+    for rid, at, version, latency, columns, rows, predictions, probabilities in entries:
+        data["request_id"] += [rid] * rows
+        data["row"] += range(rows)
+        data["at"] += [at] * rows
+        data["version"] += [version] * rows
+        data["latency_ms"] += [latency] * rows
+        data["prediction"] += predictions
+        data["probabilities"] += (
+            [json.dumps(p) for p in probabilities] if probabilities is not None else [None] * rows
+        )
+        for name, values in columns.items():
+            column = inputs.get(INPUT + name)
+            if column is None:
+                column = inputs[INPUT + name] = [None] * total
+            column += values
+        total += rows
+        for column in inputs.values():  # columns this request did not have
+            column += [None] * (total - len(column))
+    frame = pd.DataFrame({**data, **inputs})
+    return _arrow_safe(frame), {e[2] for e in entries}
+
+
+def _feedback_frame(entries: list[tuple[Any, ...]]) -> tuple[pd.DataFrame, set[int]]:
+    import pandas as pd
+
+    frame = pd.DataFrame(entries, columns=["request_id", "row", "label", "at"])
+    return _arrow_safe(frame), set()
+
+
+def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns that mix types (labels given as 1 and "1") are stored as text."""
+    import pyarrow as pa
+
+    for name in frame.columns:
+        if frame[name].dtype == object:
+            try:
+                pa.array(frame[name], from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                frame[name] = frame[name].map(lambda v: None if v is None else str(v))
+    return frame
+
+
+def read_log(
+    ws: Workspace, model: str, kind: str = "predictions", since: float | None = None
+) -> pd.DataFrame:
+    """Every logged record of `model` (of `kind`) at or after `since`, oldest first."""
+    import pandas as pd
+
+    from conveyor.workspace import load_recorded
+
+    frames = [
+        load_recorded(ws, segment.artifact_id, trust=False)
+        for segment in LogStore(ws.metadata).segments(model, kind, since)
+    ]
+    if not frames:
+        columns = ["request_id", "row", "at"] + (
+            ["version", "latency_ms", "prediction", "probabilities"]
+            if kind == "predictions"
+            else ["label"]
+        )
+        return pd.DataFrame({c: [] for c in columns})
+    frame = pd.concat(frames, ignore_index=True)
+    if since is not None:
+        frame = frame[frame["at"] >= since]
+    return frame.sort_values(["at", "request_id", "row"], kind="stable").reset_index(drop=True)
