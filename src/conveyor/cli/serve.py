@@ -40,8 +40,12 @@ def serve(
 
       conveyor serve churn:3 --port 9000 --workers 2 --api-key-env CHURN_KEY
     """
+    import importlib.util
     import os
 
+    missing = [m for m in ("fastapi", "uvicorn", "orjson") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise fail(f"conveyor serve needs {missing}: pip install 'conveyor[serve]'")
     with reported_errors():
         from conveyor.registry import ModelRegistry
 
