@@ -59,6 +59,7 @@ def test_unchanged_file_hits_the_cache_changed_file_gives_a_new_artifact(
     assert third.step("ingest").outputs["output"] != first.step("ingest").outputs["output"]
 
 
+@pytest.mark.usefixtures("project")
 def test_sql_query_on_sqlite_and_postgresql(metadata_url: str, penguins: pd.DataFrame) -> None:
     engine = sa.create_engine(metadata_url)
     try:

@@ -149,6 +149,13 @@ def _baseline(model_name: str, alias: str, data: pd.DataFrame, evaluation: dict)
     if version is None:
         return None
     ref = f"{model_name}:{version}"
+    if _same_candidate(registry, ref):  # the baseline is this very model, on this very data
+        return {
+            "name": model_name,
+            "alias": alias,
+            "version": version,
+            "metrics": evaluation["metrics"],
+        }
     try:
         model = registry.load(ref)
     except ConveyorError as err:
@@ -171,6 +178,20 @@ def alias_version(name: Any = None, alias: Any = None) -> int | None:
 
 def _gate_key(model_name: Any = None, baseline: Any = "production", **_: Any) -> int | None:
     return alias_version(model_name, baseline)
+
+
+def _same_candidate(registry: Any, ref: str) -> bool:
+    """Whether the evaluation scored the baseline's own model on the gate's own data."""
+    evaluation_id = _runtime.input_artifact("evaluation")
+    data_id = _runtime.input_artifact("data")
+    if evaluation_id is None or data_id is None:
+        return False
+    meta = registry.ws.metadata
+    producer = meta.get_artifact(evaluation_id).producer_id
+    if producer is None:
+        return False
+    inputs = meta.get_step_run(producer).inputs
+    return inputs.get("data") == data_id and inputs.get("model") == registry.get(ref).artifact_id
 
 
 @step(cache_key_fn=_gate_key)

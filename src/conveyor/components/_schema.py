@@ -56,16 +56,16 @@ def _infer_column(series: pd.Series, categorical_max: int, missing_margin: float
         "nullable": missing > 0,
         "max_missing": round(min(1.0, missing + missing_margin), 6) if missing > 0 else 0.0,
     }
-    present = series.dropna()
-    if kind in _NUMERIC and len(present):
-        spec["min"], spec["max"] = jsonable(present.min()), jsonable(present.max())
-    elif kind == "datetime" and len(present):
+    present = missing < 1.0 and len(series) > 0  # min, max and unique skip missing values
+    if kind in _NUMERIC and present:
+        spec["min"], spec["max"] = jsonable(series.min()), jsonable(series.max())
+    elif kind == "datetime" and present:
         spec["min"], spec["max"] = (
-            pd.Timestamp(present.min()).isoformat(),
-            pd.Timestamp(present.max()).isoformat(),
+            pd.Timestamp(series.min()).isoformat(),
+            pd.Timestamp(series.max()).isoformat(),
         )
     elif kind in ("string", "category"):
-        values = present.unique()
+        values = [v for v in series.unique() if not pd.isna(v)]
         if len(values) <= categorical_max:
             spec["type"] = "category"
             spec["domain"] = sorted(jsonable(list(values)), key=str)
@@ -189,12 +189,15 @@ class _Report:
     def add(
         self, kind: str, column: str | None, message: str, mask: Any = None, count: int = 1
     ) -> None:
+        import numpy as np
+
         examples: list[dict[str, Any]] = []
         if mask is not None:
             count = int(mask.sum())
             if count == 0:
                 return
-            rows = self.frame.loc[mask].head(self.max_examples)
+            positions = np.flatnonzero(np.asarray(mask))[: self.max_examples]
+            rows = self.frame.iloc[positions]
             examples = [
                 {"row": jsonable(index), **jsonable(record)}
                 for index, record in zip(rows.index, rows.to_dict("records"), strict=True)
@@ -220,12 +223,16 @@ def _check_type(report: _Report, name: str, series: pd.Series, spec: dict) -> pd
         if actual == "bool" or actual == "datetime":
             report.add("wrong_type", name, f"{name}: expected {expected}, found {actual}")
             return None
-        values = series if actual in _NUMERIC else pd.to_numeric(series, errors="coerce")
+        if actual in _NUMERIC:
+            if expected == "int" and actual == "float":
+                bad = (series % 1 != 0) & series.notna()
+                report.add("wrong_type", name, f"{name}: values that are not int", bad)
+                return series.where(~bad) if bad.any() else series
+            return series
+        values = pd.to_numeric(series, errors="coerce")
         bad = values.isna() & series.notna()
-        if expected == "int" and actual == "float":
-            bad |= values.notna() & (values % 1 != 0)
         report.add("wrong_type", name, f"{name}: values that are not {expected}", bad)
-        return values.where(~bad)
+        return values
     if expected == "datetime":
         values = series if actual == "datetime" else pd.to_datetime(series, errors="coerce")
         report.add(
@@ -257,11 +264,10 @@ def _check_range(report: _Report, name: str, values: pd.Series, spec: dict) -> N
             high = (
                 high.tz_localize(values.dtype.tz) if high is not None and high.tz is None else high
             )
-    outside = pd.Series(False, index=values.index)
-    if low is not None:
-        outside |= values < low
-    if high is not None:
-        outside |= values > high
+    if low is not None and high is not None:
+        outside = (values < low) | (values > high)
+    else:
+        outside = values < low if low is not None else values > high
     report.add("out_of_range", name, f"{name}: values outside [{low}, {high}]", outside)
 
 
