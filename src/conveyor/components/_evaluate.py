@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from conveyor.components._frames import jsonable, require_columns, require_frame
+from conveyor.components._frames import require_columns, require_frame
 from conveyor.components._train import features_of
 from conveyor.core.context import log_metric
 from conveyor.core.step import step
 from conveyor.exceptions import ParameterError
+from conveyor.profiling import jsonable
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -56,6 +56,31 @@ def _signature(ws: Workspace, data: dict[str, str], evaluation: dict, schema: di
     return signature
 
 
+def _capture_reference(
+    ws: Workspace, registry: Any, record: Any, model: Any, evaluation: dict
+) -> None:
+    """Reference statistics for drift monitoring: the training data and the predictions on it."""
+    from conveyor.profiling import column_statistics
+    from conveyor.workspace import load_recorded
+
+    data_id = record.data.get("train.data")
+    if data_id is None:
+        return
+    frame = load_recorded(ws, data_id, trust=False)
+    features = [c for c in evaluation.get("features", []) if c in frame.columns]
+    if not features:
+        return
+    statistics = column_statistics(frame[features])
+    import pandas as pd
+
+    predictions = pd.DataFrame({"prediction": model.predict(frame[features])})
+    statistics["prediction"] = column_statistics(predictions)["columns"]["prediction"]
+    target = evaluation.get("target")
+    if target in frame.columns:
+        statistics["target"] = column_statistics(frame[[target]])["columns"][target]
+    registry.models.set_reference(record.name, record.version, statistics, data_id)
+
+
 def _register_key(name: Any = None, alias: Any = "production", **_: Any) -> int | None:
     return alias_version(name, alias)
 
@@ -78,7 +103,6 @@ def register(
     When `decision` (from `gate`) passed, or there is none, `alias` moves to the version.
     Returns `{"name", "version", "registered", "promoted", "alias", "reasons"}`.
     """
-    del model  # the registry records the artifact, which the runner already stored
     from conveyor.registry import ModelRegistry
 
     artifact_id = _runtime.input_artifact("model")
@@ -131,6 +155,7 @@ def register(
             data=data,
             description=description,
         )
+        _capture_reference(ws, registry, record, model, evaluation)
     outcome.update(version=record.version, registered=True)
     if passed and alias is not None and alias not in record.aliases:
         registry.promote(name, record.version, alias, reason="; ".join(reasons) or "registered")

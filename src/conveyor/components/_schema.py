@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 import blake3
 
-from conveyor.components._frames import jsonable, kind_of, require_frame
+from conveyor.components._frames import require_frame
 from conveyor.core.context import log_metric
 from conveyor.core.step import step
 from conveyor.exceptions import DataValidationError, ParameterError
+from conveyor.profiling import jsonable, kind_of
 
 if TYPE_CHECKING:
     import pandas as pd

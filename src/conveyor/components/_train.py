@@ -11,10 +11,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from conveyor.components._frames import jsonable, require_columns, require_frame
+from conveyor.components._frames import require_columns, require_frame
 from conveyor.core.context import log_metric, log_param
 from conveyor.core.step import step
 from conveyor.exceptions import ParameterError
+from conveyor.profiling import jsonable
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -181,6 +181,37 @@ class ModelStore:
             for r in self.store.conn.execute(query).all()
         ]
 
+    def set_reference(
+        self, name: str, version: int, statistics: dict[str, Any], data_id: str | None
+    ) -> None:
+        """Store (or replace) the reference statistics monitoring compares a version with."""
+        conn = self.store.write_conn
+        with conn.begin():
+            conn.execute(
+                t.model_references.delete().where(
+                    t.model_references.c.name == name, t.model_references.c.version == version
+                )
+            )
+            conn.execute(
+                t.model_references.insert(),
+                {
+                    "name": name,
+                    "version": version,
+                    "statistics": json.dumps(statistics, default=str),
+                    "data_id": data_id,
+                    "created_at": time.time(),
+                },
+            )
+
+    def reference(self, name: str, version: int) -> tuple[dict[str, Any], str | None] | None:
+        """The reference statistics of a version and the data artifact they describe."""
+        row = self.store.conn.execute(
+            sa.select(t.model_references).where(
+                t.model_references.c.name == name, t.model_references.c.version == version
+            )
+        ).first()
+        return None if row is None else (json.loads(row.statistics), row.data_id)
+
     def versions_of_artifact(self, artifact_id: str) -> list[ModelVersionRecord]:
         """Model versions whose model is this artifact, or that were trained on it."""
         aliases = self.aliases()

@@ -211,3 +211,48 @@ log_segments = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Index("ix_log_segments_model_kind_last", "model", "kind", "last_at"),
 )
+
+model_references = sa.Table(
+    "model_references",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("statistics", sa.Text, nullable=False),  # per-column and prediction statistics
+    sa.Column("data_id", sa.String(64)),  # the artifact the statistics describe (a sample source)
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+monitor_results = sa.Table(
+    "monitor_results",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("report_id", sa.String(32), nullable=False),  # one `conveyor monitor` evaluation
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("version", sa.Integer),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("window_start", sa.Float),
+    sa.Column("window_end", sa.Float),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # drift | prediction | quality | performance
+    sa.Column("feature", sa.String(300)),  # None: the whole dataset
+    sa.Column("metric", sa.String(64), nullable=False),  # psi, ks_pvalue, drift_share, accuracy...
+    sa.Column("value", sa.Float),
+    sa.Column("drifted", sa.Boolean),
+    sa.Index("ix_monitor_results_model_at", "model", "at"),
+)
+
+trigger_events = sa.Table(
+    "trigger_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("trigger", sa.String(200), nullable=False),
+    sa.Column("key", sa.String(200), nullable=False),  # what fired: a schedule slot, a hash, ...
+    sa.Column("fired_at", sa.Float, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # started | succeeded | failed | skipped
+    sa.Column("pipeline", sa.Text),
+    sa.Column("params", sa.Text),
+    sa.Column("run_id", sa.String(32)),
+    sa.Column("finished_at", sa.Float),
+    sa.UniqueConstraint("trigger", "key", name="uq_trigger_events_trigger_key"),
+)

@@ -1,0 +1,1 @@
+"""Drift, data quality and performance of served models, against their reference."""
