@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 
 from conveyor._version import __version__
-from conveyor.cli import artifacts, db, logs, maintenance, models, replay, run_cmd, runs, serve
+from conveyor.cli import (
+    artifacts,
+    db,
+    logs,
+    maintenance,
+    models,
+    monitor,
+    replay,
+    run_cmd,
+    runs,
+    serve,
+)
 
 app = typer.Typer(
     name="conveyor",
@@ -54,6 +65,7 @@ app.command("gc")(maintenance.gc)
 app.command("serve", no_args_is_help=True)(serve.serve)
 app.command("predict", no_args_is_help=True)(serve.predict)
 app.command("predictions", no_args_is_help=True)(serve.predictions)
+app.command("monitor", no_args_is_help=True)(monitor.monitor)
 artifacts.app.command("verify")(maintenance.verify)
 app.add_typer(runs.app, name="runs")
 app.add_typer(artifacts.app, name="artifacts")
