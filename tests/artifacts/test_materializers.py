@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -150,6 +152,10 @@ MODELS = {
     "logistic-regression": lambda: LogisticRegression().fit(*_xy()),
     "scaler-then-logistic": lambda: make_pipeline(StandardScaler(), LogisticRegression()).fit(
         *_xy()
+    ),
+    # keeps its sparse training data, which skops writes as a separate .npz member
+    "fitted-on-sparse": lambda: KNeighborsClassifier(n_neighbors=3).fit(
+        scipy.sparse.csr_matrix(_xy()[0]), _xy()[1]
     ),
 }
 

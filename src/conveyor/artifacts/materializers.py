@@ -5,7 +5,8 @@ A materializer's `name` is persisted with every artifact it writes: never rename
 registry knows pandas, numpy and scikit-learn without importing them. Candidates are tried in
 order: one that cannot write a particular value (a DataFrame with non-string column names, an
 object array) declines with `MaterializerError` and the next is tried, ending at cloudpickle,
-whose artifacts are marked unsafe and load only when trusted.
+whose artifacts are marked unsafe and load only when trusted. XGBoost's and LightGBM's
+scikit-learn models have their own materializers, in `boosting.py`.
 """
 
 from __future__ import annotations
@@ -249,10 +250,12 @@ class SkopsMaterializer(Materializer):
 def _stable_zip(data: bytes) -> bytes:
     """Make a skops archive byte-for-byte reproducible, so equal models get equal ids.
 
-    skops names objects and array files after `id()` (memory addresses) and stamps zip entries
-    with the current time. Renumber the ids in order of first appearance, consistently in
-    `schema.json` and in the file names, and fix the timestamps.
+    skops names objects and array files (`.npy`, sparse `.npz`) after `id()` (memory addresses),
+    names `bytes` files after random uuids, and stamps zip entries with the current time.
+    Renumber the ids in order of first appearance, consistently in `schema.json` and in the file
+    names, number the other files in the same order, and fix the timestamps.
     """
+    import posixpath
     import re
     import zipfile
 
@@ -260,9 +263,19 @@ def _stable_zip(data: bytes) -> bytes:
         members = {info.filename: (info, src.read(info.filename)) for info in src.infolist()}
     schema = json.loads(members["schema.json"][1])
     numbers: dict[int, int] = {}
+    files: dict[str, str] = {}  # skops's member name -> stable name
 
     def renumber(value: int) -> int:
         return numbers.setdefault(value, len(numbers) + 1)
+
+    def rename(file: str) -> str:
+        if file not in files:
+            match = re.fullmatch(r"(\d+)\.(npy|npz)", file)
+            if match:
+                files[file] = f"{renumber(int(match.group(1)))}.{match.group(2)}"
+            else:
+                files[file] = f"file-{len(files) + 1}{posixpath.splitext(file)[1]}"
+        return files[file]
 
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
@@ -270,8 +283,8 @@ def _stable_zip(data: bytes) -> bytes:
             for key, item in node.items():
                 if key == "__id__" and isinstance(item, int):
                     result[key] = renumber(item)
-                elif key == "file" and isinstance(item, str) and re.fullmatch(r"\d+\.npy", item):
-                    result[key] = f"{renumber(int(item[:-4]))}.npy"
+                elif key == "file" and isinstance(item, str) and item in members:
+                    result[key] = rename(item)
                 else:
                     result[key] = walk(item)
             return result
@@ -282,9 +295,8 @@ def _stable_zip(data: bytes) -> bytes:
     stable = walk(schema)
     renamed = {"schema.json": json.dumps(stable, indent=2).encode()}
     for name, (_, content) in members.items():
-        match = re.fullmatch(r"(\d+)\.npy", name)
-        if match:
-            renamed[f"{renumber(int(match.group(1)))}.npy"] = content
+        if name != "schema.json":
+            renamed[rename(name)] = content
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as dst:
         for name in sorted(renamed):
@@ -405,6 +417,11 @@ def _builtin_registry(
     registry.register("pandas.DataFrame", ParquetMaterializer())
     registry.register("pandas.Series", SeriesParquetMaterializer())
     registry.register("sklearn.base.BaseEstimator", SkopsMaterializer(trusted_modules))
+    # The wrappers subclass BaseEstimator; their own, nearer classes put these before skops.
+    from conveyor.artifacts.boosting import LightGBMMaterializer, XGBoostMaterializer
+
+    registry.register("xgboost.XGBModel", XGBoostMaterializer())
+    registry.register("lightgbm.LGBMModel", LightGBMMaterializer())
     return registry
 
 
