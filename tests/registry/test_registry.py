@@ -215,4 +215,4 @@ def test_models_commands_and_lineage(workspace: Workspace, project: Path) -> Non
         "models"
     ]
     data = json.loads(cli(project, "lineage", v1.data["x"][:12], "--json").stdout)
-    assert {m["version"] for m in data["models"] if m["role"] == "training data"} == {1, 2}
+    assert {m["version"] for m in data["models"] if m["role"] == "x"} == {1, 2}  # its data key
