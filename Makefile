@@ -12,20 +12,18 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP_ML): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[ml]"
+	$(BIN)/python -m pip install --quiet -e ".[serve]"
 	touch $@
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@ $(STAMP_ML)
 
-## demo: set up .venv and run the penguins example: train, validate, gate, register, then a worse
-## model that the gate refuses, then show the registry
+## demo: set up .venv and run the whole lifecycle on the penguins project: train and register,
+## a worse model refused by the gate, serve, traffic, drift, detection, retraining, promotion, swap
 demo: $(STAMP_ML)
-	cd examples/penguins && ../../$(BIN)/conveyor run pipeline.py:training
-	cd examples/penguins && ../../$(BIN)/conveyor run pipeline.py:training -p classifier=majority
-	cd examples/penguins && ../../$(BIN)/conveyor models list
-	cd examples/penguins && ../../$(BIN)/conveyor models show penguins@production
+	$(BIN)/conveyor demo conveyor-demo
+	cd conveyor-demo && ../$(BIN)/conveyor models list
 
 ## test: set up .venv with the dev extras and run linters, layer contracts and the test suite
 test: $(STAMP_DEV)

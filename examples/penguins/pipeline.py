@@ -39,10 +39,11 @@ def training(
     classifier: str = "logistic",
     C: float = 1.0,
     min_accuracy: float = 0.9,
+    policy: str = "fail",
 ):
     data = ingest(source)
     inferred = infer_schema(data)  # recorded beside the pinned one: diff them to review drift
-    valid, report = validate(data, schema, policy="fail")
+    valid, report = validate(data, schema, policy=policy)  # "warn": retrain on a moved world
     stats = statistics(valid)  # the reference that drift monitoring compares live data with
     train_set, test_set = split(valid, method="stratified", by="species", test_size=0.25)
     model = train(

@@ -47,6 +47,8 @@ __all__ = [
     "Step",
     "StepRun",
     "__version__",
+    "automation",
+    "components",
     "get_run",
     "list_runs",
     "load_artifact",
@@ -87,7 +89,13 @@ _LAZY = {
 }
 
 
+#: subpackages reachable as attributes: `cv.components.train`, `cv.automation.Trigger`
+_SUBPACKAGES = frozenset({"automation", "components"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"conveyor.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'conveyor' has no attribute {name!r}")

@@ -77,6 +77,22 @@ class Settings:
         )
 
 
+#: top-level tables of conveyor.toml read by other parts (`[[triggers]]`: conveyor.automation)
+OTHER_TABLES = frozenset({"triggers"})
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The whole parsed conveyor.toml (settings and the other tables)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"{path}: cannot read: {err}") from None
+
+
 def find_config(start: Path) -> Path | None:
     """The nearest conveyor.toml in `start` or a parent directory."""
     for folder in (start, *start.parents):
@@ -87,15 +103,8 @@ def find_config(start: Path) -> Path | None:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on 3.10 only
-        import tomli as tomllib
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ConfigError(f"{path}: cannot read settings: {err}") from None
-    section = data.get("conveyor", data)
+    data = read_config_file(path)
+    section = data.get("conveyor", {k: v for k, v in data.items() if k not in OTHER_TABLES})
     if not isinstance(section, Mapping):
         raise ConfigError(f"{path}: [conveyor] must be a table")
     unknown = set(section) - set(_FIELDS)

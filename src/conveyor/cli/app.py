@@ -18,6 +18,7 @@ from conveyor.cli import (
     run_cmd,
     runs,
     serve,
+    watch,
 )
 
 app = typer.Typer(
@@ -66,6 +67,9 @@ app.command("serve", no_args_is_help=True)(serve.serve)
 app.command("predict", no_args_is_help=True)(serve.predict)
 app.command("predictions", no_args_is_help=True)(serve.predictions)
 app.command("monitor", no_args_is_help=True)(monitor.monitor)
+app.command("watch")(watch.watch)
+app.command("demo")(watch.demo)
+app.add_typer(watch.app, name="triggers")
 artifacts.app.command("verify")(maintenance.verify)
 app.add_typer(runs.app, name="runs")
 app.add_typer(artifacts.app, name="artifacts")

@@ -253,6 +253,8 @@ trigger_events = sa.Table(
     sa.Column("pipeline", sa.Text),
     sa.Column("params", sa.Text),
     sa.Column("run_id", sa.String(32)),
+    sa.Column("pid", sa.Integer),  # the `conveyor run` process, until its run id is known
+    sa.Column("host", sa.String(200)),
     sa.Column("finished_at", sa.Float),
     sa.UniqueConstraint("trigger", "key", name="uq_trigger_events_trigger_key"),
 )

@@ -53,6 +53,8 @@ def upgrade() -> None:
         sa.Column("pipeline", sa.Text(), nullable=True),
         sa.Column("params", sa.Text(), nullable=True),
         sa.Column("run_id", sa.String(length=32), nullable=True),
+        sa.Column("pid", sa.Integer(), nullable=True),
+        sa.Column("host", sa.String(length=200), nullable=True),
         sa.Column("finished_at", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("trigger", "key", name="uq_trigger_events_trigger_key"),

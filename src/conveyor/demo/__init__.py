@@ -1,0 +1,1 @@
+"""`conveyor demo`: the whole lifecycle, narrated, on the bundled penguins project."""
