@@ -96,7 +96,13 @@ class Tracer:
         self._next_suffix[name] = i + 1
         return f"{name}_{i}"
 
-    def add_step(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def add_step(
+        self,
+        step: Step,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        map_over: str | None = None,
+    ) -> Any:
         name = self._unique(step.name)
         try:
             bound = step.signature.bind(*args, **kwargs)
@@ -108,6 +114,11 @@ class Tracer:
         for arg, value in bound.arguments.items():
             where = f"step {name!r} argument {arg!r}"
             source = _to_input(value, where)
+            if arg == map_over:
+                if isinstance(source, Literal) and not isinstance(value, (list, tuple)):
+                    raise GraphError(f"{where}: map() needs a list (or a step's list output)")
+                inputs.append((arg, source))
+                continue
             if isinstance(source, Literal) and arg in hints:
                 try:
                     source = Literal(coerce(value, hints[arg]))
@@ -116,7 +127,7 @@ class Tracer:
             elif isinstance(source, Ref) and arg in hints:
                 _check_types(self.nodes[source.node], source.output, hints[arg], where)
             inputs.append((arg, source))
-        self.nodes[name] = Node(name=name, step=step, inputs=tuple(inputs))
+        self.nodes[name] = Node(name=name, step=step, inputs=tuple(inputs), map_over=map_over)
         if len(step.outputs) == 1:
             return Ref(name, step.outputs[0])
         return StepOutputs(name, step.outputs)
@@ -160,6 +171,8 @@ def _check_types(producer: Node, output: str, expected: Any, where: str) -> None
 
 
 def _output_type(node: Node, output: str) -> Any:
+    if node.map_over is not None:
+        return list
     annotation = type_hints(node.step.fn).get("return")
     outputs = node.step.outputs
     if len(outputs) == 1:

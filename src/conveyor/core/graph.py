@@ -81,6 +81,8 @@ class Node:
     name: str
     step: Any  # conveyor.core.step.Step; typed loosely to avoid an import cycle
     inputs: tuple[tuple[str, Input], ...]
+    #: `step.map(items)`: the argument that takes each item of its input in turn (one task each)
+    map_over: str | None = None
 
     def refs(self) -> Iterator[Ref]:
         for _, source in self.inputs:
@@ -171,6 +173,7 @@ class Graph:
                 "code": code_fingerprint(node.step.fn),
                 "outputs": list(node.step.outputs),
                 "inputs": {arg: _shape(src) for arg, src in node.inputs},
+                **({"map_over": node.map_over} if node.map_over else {}),
             }
             for name, node in self.nodes.items()
         }

@@ -11,13 +11,13 @@ import dataclasses
 import functools
 import inspect
 import keyword
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, overload
 
 from conveyor.core import _tracing
 from conveyor.exceptions import DefinitionError
 
-__all__ = ["Step", "step"]
+__all__ = ["Resources", "Step", "step"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +36,8 @@ class Step:
             step) before the cache lookup; its result joins the cache key. Use it to fold in the
             state of something outside the pipeline, such as the bytes of a file the step reads.
             It runs in the step's context: `current_step()` has the run's settings.
+        resources: what one call needs, e.g. `{"cpu": 2, "memory": "4GB", "gpu": 1}`; parallel
+            executors schedule by it (Ray passes it on to its own scheduler).
     """
 
     fn: Callable[..., Any]
@@ -46,6 +48,7 @@ class Step:
     retry_delay: float = 1.0
     timeout: float | None = None
     cache_key_fn: Callable[..., Any] | None = None
+    resources: Any = None  # normalised by __post_init__ to a Resources value or None
 
     def __post_init__(self) -> None:
         where = f"step {self.name!r}"
@@ -74,6 +77,8 @@ class Step:
             or self.timeout <= 0
         ):
             raise DefinitionError(f"{where}: timeout must be a positive number or None")
+        if self.resources is not None and not isinstance(self.resources, Resources):
+            object.__setattr__(self, "resources", Resources.parse(self.resources, where))
         if self.cache_key_fn is not None and not callable(self.cache_key_fn):
             raise DefinitionError(f"{where}: cache_key_fn must be callable")
         if not isinstance(self.cache, bool):
@@ -104,8 +109,75 @@ class Step:
             return self.fn(*args, **kwargs)
         return tracer.add_step(self, args, kwargs)
 
+    def map(self, items: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Call the step once per item of `items` (passed as its first argument), in parallel
+        where the executor allows; the result is the list of outputs, in order.
+
+        `items` may be a step's output, known only when the run gets there. Each call is cached
+        on its own, so a sweep that grows re-runs only the new items. Other arguments are the
+        same for every call.
+        """
+        if len(self.outputs) != 1:
+            raise DefinitionError(f"step {self.name!r}: map() needs a step with one output")
+        params = list(self.signature.parameters)
+        if not params:
+            raise DefinitionError(f"step {self.name!r}: map() needs a step with an argument")
+        tracer = _tracing.current()
+        if tracer is None:
+            return [self.fn(item, *args, **kwargs) for item in items]
+        return tracer.add_step(self, (items, *args), kwargs, map_over=params[0])
+
     def __repr__(self) -> str:
         return f"<Step {self.name} outputs={self.outputs}>"
+
+
+_UNITS = {"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Resources:
+    """What one call of a step needs: CPUs, GPUs and memory in bytes."""
+
+    cpu: float = 1.0
+    gpu: float = 0.0
+    memory: int = 0
+
+    @classmethod
+    def parse(cls, spec: Any, where: str) -> Resources:
+        if not isinstance(spec, Mapping):
+            raise DefinitionError(f"{where}: resources must be a dict like {{'cpu': 2}}")
+        unknown = set(spec) - {"cpu", "gpu", "memory"}
+        if unknown:
+            raise DefinitionError(
+                f"{where}: unknown resource(s) {sorted(unknown)}; use cpu, gpu, memory"
+            )
+        values: dict[str, Any] = {}
+        for key in ("cpu", "gpu"):
+            if key in spec:
+                number = spec[key]
+                if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
+                    raise DefinitionError(f"{where}: resources[{key!r}] must be a number >= 0")
+                values[key] = float(number)
+        if "memory" in spec:
+            values["memory"] = _bytes(spec["memory"], where)
+        return cls(**values)
+
+
+def _bytes(value: Any, where: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    text = str(value).strip().upper().replace(" ", "")
+    number = text.rstrip("KMGTIB")
+    unit = text[len(number) :]
+    try:
+        if unit not in _UNITS:
+            raise ValueError(unit)
+        return int(float(number) * _UNITS[unit])
+    except ValueError:
+        raise DefinitionError(
+            f"{where}: resources['memory'] = {value!r}; write bytes or e.g. '4GB', '512MiB'"
+        ) from None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -138,6 +210,7 @@ def step(
     retry_delay: float = 1.0,
     timeout: float | None = None,
     cache_key_fn: Callable[..., Any] | None = None,
+    resources: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Step]: ...
 
 
@@ -152,6 +225,7 @@ def step(
     retry_delay: float = 1.0,
     timeout: float | None = None,
     cache_key_fn: Callable[..., Any] | None = None,
+    resources: Mapping[str, Any] | None = None,
 ) -> Step | Callable[[Callable[..., Any]], Step]:
     """Make a function a pipeline step: `@step` or `@step(outputs=("train", "test"), retries=2)`."""
 
@@ -172,6 +246,7 @@ def step(
             retry_delay=retry_delay,
             timeout=timeout,
             cache_key_fn=cache_key_fn,
+            resources=resources,
         )
         return _wrapping(result, func)
 

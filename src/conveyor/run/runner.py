@@ -19,12 +19,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+from conveyor.artifacts.values import load_value, save_value
 from conveyor.config import Settings
 from conveyor.core.context import StepContext, step_context
 from conveyor.core.fingerprint import cache_key, code_fingerprint
 from conveyor.core.graph import Collection, Graph, Input, Literal, Node, Ref
 from conveyor.core.hashing import digest, hash_value
-from conveyor.exceptions import GraphError
+from conveyor.exceptions import ConveyorError, GraphError
 from conveyor.metadata.records import Reusable, RunRecord, StepFacts, StepRunRecord
 from conveyor.run.capture import live_log_path, routed_output
 from conveyor.run.environment import capture_environment, git_state
@@ -164,6 +165,10 @@ class Runner:
             up for node in graph.nodes.values() for up in node.upstream
         )
         self._kept = {(ref.node, ref.output) for ref in graph.outputs.values()}
+        self._items: dict[str, Node] = {}  # the nodes of map items, "name[i]"
+        self._item_of: dict[str, str] = {}  # map item → its map node
+        self._maps: dict[str, _MapState] = {}
+        self._item_index: dict[str, int] = {}
         self._included = set(graph.nodes)
         if options.select is not None:  # the selection and what it needs from the cache
             self._included = set(options.select).union(
@@ -235,7 +240,7 @@ class Runner:
             for key, value in self._values.items()
             if key in self._stored
         }
-        steps = tuple(sorted(self._records.values(), key=lambda r: r.position))
+        steps = tuple(sorted(self._records.values(), key=lambda r: self._order(r.name)))
         return Run(final, steps, outputs, _loader(self.ws, self.trust, in_memory))
 
     def _execute(self) -> None:
@@ -245,13 +250,37 @@ class Runner:
         sorter.prepare()
         ready: collections.deque[str] = collections.deque()
         pending: dict[Future[TaskResult], str] = {}
+
+        def completed(name: str) -> None:
+            """`name` (a node, or one item of a map) has its outcome recorded."""
+            parent = self._item_of.get(name)
+            if parent is None:
+                sorter.done(name)
+                return
+            state = self._maps[parent]
+            state.remaining -= 1
+            if state.remaining == 0:
+                self._finish_map(self.graph.nodes[parent])
+                sorter.done(parent)
+
         while sorter.is_active():
             ready.extend(sorted(sorter.get_ready(), key=self._position.__getitem__))
-            while ready and self.executor.can_submit():
+            while ready and self.executor.can_submit(self._node(ready[0]).step.resources):
                 name = ready.popleft()
-                future = self._start(self.graph.nodes[name])
+                node = self._node(name)
+                if node.map_over is not None and name not in self._item_of:
+                    items = self._start_map(node)
+                    if items is None:
+                        sorter.done(name)
+                    elif not items:
+                        self._finish_map(node)
+                        sorter.done(name)
+                    else:
+                        ready.extendleft(reversed(items))
+                    continue
+                future = self._start(node)
                 if future is None:
-                    sorter.done(name)
+                    completed(name)
                 else:
                     pending[future] = name
             if not pending:
@@ -259,10 +288,93 @@ class Runner:
             if not all(future.done() for future in pending):
                 self._recorder.flush()  # about to block on running steps: nothing waits unwritten
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: self._position[pending[f]]):
+            for future in sorted(done, key=lambda f: self._order(pending[f])):
                 name = pending.pop(future)
-                self._finish(self.graph.nodes[name], future.result())
-                sorter.done(name)
+                self._finish(self._node(name), future.result())
+                completed(name)
+
+    def _order(self, name: str) -> tuple[int, int]:
+        """Graph order; the items of a map in item order, after their map node's inputs."""
+        index = self._item_index.get(name, -1)
+        return (self._position[name], index)
+
+    def _node(self, name: str) -> Node:
+        return self._items.get(name) or self.graph.nodes[name]
+
+    # -- map: one task per item of a list known at run time -----------------------------------
+
+    def _start_map(self, node: Node) -> list[str] | None:
+        """Expand `node` into one node per item; None when it cannot run (recorded as such)."""
+        blocked = sorted(up for up in node.upstream if self._status.get(up) != "succeeded")
+        if blocked:
+            self._record(
+                node, "skipped", error=("Skipped", f"upstream step {blocked[0]!r} did not succeed")
+            )
+            return None
+        source = dict(node.inputs)[node.map_over]
+        try:
+            items = self._resolved(source)
+        except ConveyorError as err:
+            self._record(node, "failed", error=("ConveyorError", f"map input: {err}"))
+            return None
+        if not isinstance(items, (list, tuple)):
+            message = f"map() needs a list to map over, got {type(items).__name__}"
+            self._record(node, "failed", error=("ConveyorError", message))
+            return None
+        names = []
+        for index, item in enumerate(items):
+            name = f"{node.name}[{index}]"
+            inputs = tuple(
+                (arg, Literal(item) if arg == node.map_over else src) for arg, src in node.inputs
+            )
+            self._items[name] = Node(name=name, step=node.step, inputs=inputs)
+            self._item_of[name] = node.name
+            self._position[name] = self._position[node.name]
+            self._item_index[name] = index
+            names.append(name)
+        self._maps[node.name] = _MapState(names, len(names), time.time())
+        return names
+
+    def _resolved(self, source: Input) -> Any:
+        value = self._value_of(source)
+        if isinstance(value, Stored):
+            return load_value(
+                value.artifact_id,
+                value.materializer,
+                value.version,
+                self.ws.artifacts,
+                self.ws.materializers,
+                trust=self.trust,
+            )
+        return value
+
+    def _finish_map(self, node: Node) -> None:
+        """Gather the items' outputs, in order, into the map node's output list."""
+        state = self._maps.get(node.name) or _MapState([], 0, time.time())
+        output = node.step.outputs[0]
+        failed = [n for n in state.items if self._status.get(n) != "succeeded"]
+        result = TaskResult(status="failed", started_at=state.started_at, ended_at=time.time())
+        if failed:
+            first = self._records[failed[0]]
+            result.error_type = "ConveyorError"
+            result.error_message = (
+                f"{len(failed)} of {len(state.items)} items failed; first {failed[0]}: "
+                f"{first.error_type}: {(first.error_message or '').strip()[:300]}"
+            )
+        else:
+            try:
+                values = [self._resolved(Ref(name, output)) for name in state.items]
+                result.outputs = {output: values}
+                result.saved = {
+                    output: save_value(values, self.ws.artifacts, self.ws.materializers)
+                }
+                result.status = "succeeded"
+            except ConveyorError as err:
+                result.error_type, result.error_message = "ConveyorError", f"gathering: {err}"
+        for name in state.items:  # the gathered list holds them now
+            self._values.pop((name, output), None)
+        result.ended_at = time.time()
+        self._finish(node, result)
 
     # -- one node --------------------------------------------------------------------------------
 
@@ -510,6 +622,13 @@ class Runner:
                 found += self._stored_inputs(f"{arg}[{k}]", item)
             return found
         return []
+
+
+@dataclasses.dataclass
+class _MapState:
+    items: list[str]
+    remaining: int
+    started_at: float
 
 
 _FINGERPRINTS: dict[Any, str] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Protocol, runtime_checkable
 
+from conveyor.core.step import Resources
 from conveyor.run.task import Task, TaskResult
 
 __all__ = ["Executor"]
@@ -18,8 +19,8 @@ class Executor(Protocol):
         """Start `task`; the future resolves to its result (a failed step is a result)."""
         ...
 
-    def can_submit(self) -> bool:
-        """Whether another task may be submitted now."""
+    def can_submit(self, resources: Resources | None = None) -> bool:
+        """Whether a task needing `resources` (a step's `resources=`) may be submitted now."""
         ...
 
     def shutdown(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 
+from conveyor.core.step import Resources
 from conveyor.run.task import Task, TaskResult
 
 __all__ = ["LocalExecutor"]
@@ -24,7 +25,7 @@ class LocalExecutor:
                 raise
         return future
 
-    def can_submit(self) -> bool:
+    def can_submit(self, resources: Resources | None = None) -> bool:
         return True
 
     def shutdown(self) -> None:
