@@ -47,6 +47,15 @@ def run(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the run as one JSON object.")
     ] = False,
+    executor: Annotated[
+        str, typer.Option(help="local (in this process), process (parallel) or ray.")
+    ] = "local",
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Parallel workers (process), tasks in flight (ray).")
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster: auto, or ray://host:port.")
+    ] = None,
 ) -> None:
     """Run a pipeline, reusing cached steps, and record everything.
 
@@ -57,13 +66,17 @@ def run(
       conveyor run pipeline.py:training --params params.yaml --no-cache --json
 
       conveyor run pipeline.py:training --from fit --to evaluate
+
+      conveyor run pipeline.py:sweep --executor process --workers 2
     """
     from conveyor.cli._loading import load_params, load_pipeline, parse_assignments
     from conveyor.cli._progress import LiveProgress, PlainProgress
+    from conveyor.run.executors import make_executor
     from conveyor.run.runner import run_pipeline
 
     with reported_errors():
         pipeline = load_pipeline(target)
+        runner = make_executor(executor, workers=workers, ray_address=ray_address)
         values: dict[str, Any] = load_params(params_file) if params_file else {}
         values.update(parse_assignments(param or []))
         if as_json:
@@ -81,6 +94,7 @@ def run(
                 observer=observer,
                 from_step=from_step,
                 to_step=to_step,
+                executor=runner,
             )
     finish_run_command(result, as_json)
 

@@ -94,17 +94,26 @@ class Pipeline:
         trust: bool | None = None,
         settings: Any = None,
         observer: Any = None,
+        executor: Any = None,
         **kwargs: Any,
     ) -> Run:
         """Run the pipeline and record it; returns the finished `Run` (failed runs too).
 
         Parameters go as keywords, or in the `params` mapping when a name clashes with an option.
+        `executor`: "local" (default, in this process), "process", "ray", or an Executor.
         """
+        from conveyor.run.executors import make_executor
         from conveyor.run.runner import run_pipeline
 
         merged = {**(params or {}), **kwargs}
         return run_pipeline(
-            self, merged, cache=cache, trust=trust, settings=settings, observer=observer
+            self,
+            merged,
+            cache=cache,
+            trust=trust,
+            settings=settings,
+            observer=observer,
+            executor=make_executor(executor),
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

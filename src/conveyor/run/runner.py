@@ -427,9 +427,9 @@ class Runner:
                 ),
             )
             return None
-        if node.step.timeout is None:
+        if node.step.timeout is None and self.executor.in_process:
             self._recorder.before_step()
-        else:  # a child process cannot ask for a flush, and costs more than one anyway
+        else:  # another process cannot ask for a flush, and costs more than one anyway
             self._recorder.flush()
         self.observer.step_started(node.name)
         task = Task(

@@ -27,7 +27,34 @@ from conveyor.metadata.records import AttemptRecord
 from conveyor.run.capture import capture_step
 from conveyor.run.isolation import StepTimeout, call_in_child, qualname
 
-__all__ = ["Stored", "Task", "TaskResult"]
+__all__ = ["Stored", "Task", "TaskResult", "WorkerMemo"]
+
+
+class WorkerMemo:
+    """Values a worker process produced recently, by artifact id (a small LRU)."""
+
+    def __init__(self, size: int = 32) -> None:
+        import collections
+
+        self.size = size
+        self._values: collections.OrderedDict[str, Any] = collections.OrderedDict()
+
+    def get(self, artifact_id: str) -> Any:
+        value = self._values.get(artifact_id, _MISSING)
+        if value is not _MISSING:
+            self._values.move_to_end(artifact_id)
+        return value
+
+    def put(self, artifact_id: str, value: Any) -> None:
+        self._values[artifact_id] = value
+        self._values.move_to_end(artifact_id)
+        while len(self._values) > self.size:
+            self._values.popitem(last=False)
+
+
+_MISSING = object()
+#: set in worker processes of parallel executors; None in the runner's own process
+WORKER_MEMO: WorkerMemo | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +183,10 @@ class Task:
 
     def _resolve(self, name: str, value: Any) -> Any:
         if isinstance(value, Stored):
+            if WORKER_MEMO is not None:
+                remembered = WORKER_MEMO.get(value.artifact_id)
+                if remembered is not _MISSING:
+                    return remembered
             try:
                 return load_value(
                     value.artifact_id,
@@ -197,7 +228,10 @@ class Task:
 
     def _save(self, name: str, value: Any) -> SavedArtifact:
         try:
-            return save_value(value, self.store, self.registry)
+            saved = save_value(value, self.store, self.registry)
+            if WORKER_MEMO is not None:
+                WORKER_MEMO.put(saved.id, value)
+            return saved
         except ConveyorError as err:
             raise _StepError(f"output {name!r} cannot be stored: {err}") from err
         except OSError as err:

@@ -1,0 +1,169 @@
+"""Independent steps in parallel processes on one machine.
+
+Workers are spawned (not forked: the runner has threads) and get the runner's `sys.path`, so the
+pipeline's own modules import there as they did here. Tasks travel with cloudpickle. Inputs
+come through the artifact store, except that each worker keeps the values it produced recently
+(`task.WorkerMemo`): a step whose input was made in the same worker takes it from memory instead
+of reading and deserializing it again. Scheduling respects each step's `resources`: CPUs against
+the number of workers, memory against the machine's. A worker that dies mid-step (killed, out of
+memory) is replaced and its task run again, twice at most.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import sys
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from conveyor.core.step import Resources
+from conveyor.run import task as task_module
+from conveyor.run.task import Task, TaskResult
+
+__all__ = ["ProcessExecutor"]
+
+#: how many times a task whose worker died is run again
+WORKER_DEATH_RETRIES = 2
+
+
+def _init_worker(path: list[str]) -> None:
+    for entry in reversed(path):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    task_module.WORKER_MEMO = task_module.WorkerMemo()
+
+
+def _run(payload: bytes) -> TaskResult:
+    import cloudpickle
+
+    task: Task = cloudpickle.loads(payload)
+    result = task()
+    result.outputs = {}  # values stay in this worker (memo); the runner gets the artifact ids
+    return result
+
+
+def _total_memory() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62
+
+
+def _by_value(fn: Any) -> None:
+    """Ship a pipeline file's functions by value: workers need not import the file as a module."""
+    import cloudpickle
+
+    module = sys.modules.get(getattr(fn, "__module__", "") or "")
+    if module is None or module.__name__ == "__main__" or module.__name__.startswith("conveyor."):
+        return
+    file = getattr(module, "__file__", "") or ""
+    if "site-packages" in file or "dist-packages" in file or not file:
+        return
+    cloudpickle.register_pickle_by_value(module)
+
+
+class ProcessExecutor:
+    """Runs tasks in `workers` processes (default: one per CPU)."""
+
+    in_process = False
+
+    def __init__(self, workers: int | None = None, memory: int | None = None) -> None:
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.memory = memory or _total_memory()
+        self._lock = threading.Lock()
+        self._cpu = 0.0
+        self._memory = 0
+        self._running = 0
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(list(sys.path),),
+        )
+
+    def can_submit(self, resources: Resources | None = None) -> bool:
+        need = resources or Resources()
+        with self._lock:
+            if self._running == 0:
+                return True  # a task larger than the budget still runs, alone
+            return (
+                self._running < self.workers
+                and self._cpu + max(need.cpu, 0.0) <= self.workers
+                and self._memory + need.memory <= self.memory
+            )
+
+    def submit(self, task: Task) -> Future[TaskResult]:
+        import cloudpickle
+
+        _by_value(task.node.step.fn)
+        payload = cloudpickle.dumps(dataclasses.replace(task, sync=None))
+        need = task.node.step.resources or Resources()
+        with self._lock:
+            self._running += 1
+            self._cpu += need.cpu
+            self._memory += need.memory
+        outer: Future[TaskResult] = Future()
+        self._attempt(payload, outer, need, WORKER_DEATH_RETRIES)
+        return outer
+
+    def _attempt(
+        self, payload: bytes, outer: Future[TaskResult], need: Resources, retries: int
+    ) -> None:
+        try:
+            inner = self._pool.submit(_run, payload)
+        except (BrokenProcessPool, RuntimeError):
+            self._replace_pool()
+            inner = self._pool.submit(_run, payload)
+
+        def done(future: Future[TaskResult]) -> None:
+            error = future.exception()
+            if isinstance(error, BrokenProcessPool) and retries > 0:
+                self._replace_pool()
+                self._attempt(payload, outer, need, retries - 1)
+                return
+            self._release(need)
+            if error is None:
+                outer.set_result(future.result())
+            elif isinstance(error, BrokenProcessPool):
+                outer.set_result(_died(error))
+            else:
+                outer.set_exception(error)
+
+        inner.add_done_callback(done)
+
+    def _replace_pool(self) -> None:
+        with self._lock:
+            broken = self._pool
+            if getattr(broken, "_broken", False):
+                self._pool = self._new_pool()
+        broken.shutdown(wait=False, cancel_futures=False)
+
+    def _release(self, need: Resources) -> None:
+        with self._lock:
+            self._running -= 1
+            self._cpu -= need.cpu
+            self._memory -= need.memory
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _died(error: BaseException) -> TaskResult:
+    import time
+
+    now = time.time()
+    return TaskResult(
+        status="failed",
+        started_at=now,
+        ended_at=now,
+        error_type="WorkerDied",
+        error_message=f"the worker process died while running the step ({error}); "
+        f"it was run {WORKER_DEATH_RETRIES + 1} times",
+    )
