@@ -138,6 +138,7 @@ class _FsspecBackend:
         self.fs, root = fsspec.core.url_to_fs(url)
         self.root = root.rstrip("/")
         self.protocol = url.split("://", 1)[0]
+        self._conditional = self.protocol in ("s3", "s3a")
 
     def _path(self, key: str) -> str:
         return f"{self.root}/{key}"
@@ -150,6 +151,16 @@ class _FsspecBackend:
 
     def write_atomic(self, key: str, data: bytes) -> None:
         # Object stores make a single PUT visible atomically; a temporary name adds nothing there.
+        # Where the store can, the PUT is conditional (S3 `If-None-Match: *`): two writers of the
+        # same blob never overwrite each other, and the loser learns the blob is already there.
+        if self._conditional:
+            try:
+                self.fs.pipe_file(self._path(key), data, mode="create")
+                return
+            except FileExistsError:
+                return  # same id, same bytes: the blob another writer stored is ours too
+            except (TypeError, NotImplementedError):
+                self._conditional = False  # this filesystem has no conditional write
         self.fs.pipe_file(self._path(key), data)
 
     def uri(self, key: str) -> str:
