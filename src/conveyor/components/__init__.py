@@ -16,6 +16,7 @@ from conveyor.components._schema import infer_schema, read_schema, validate, wri
 from conveyor.components._split import split
 from conveyor.components._statistics import statistics
 from conveyor.components._train import train
+from conveyor.components._tune import tune
 
 __all__ = [
     "batch_predict",
@@ -28,6 +29,7 @@ __all__ = [
     "split",
     "statistics",
     "train",
+    "tune",
     "validate",
     "write_schema",
 ]
