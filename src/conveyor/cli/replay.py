@@ -33,16 +33,23 @@ def resume(
         bool, typer.Option("--trust", help="Allow loading pickled artifacts.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the new run as JSON.")] = False,
+    executor: Annotated[str, typer.Option(help="local, process or ray.")] = "local",
+    workers: Annotated[int | None, typer.Option(min=1, help="Parallel workers.")] = None,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
 ) -> None:
     """Continue a failed or interrupted run: same parameters, completed steps reused.
 
-    Example: conveyor resume 3fa2c9
+    Example: conveyor resume 3fa2c9 --executor ray --ray-address auto
     """
     from conveyor.cli.run_cmd import finish_run_command
+    from conveyor.run.executors import make_executor
     from conveyor.run.replay import resume as resume_run
 
     with reported_errors(), steps_print_to_stderr(as_json):
-        result = resume_run(run_id, observer=_observer(as_json), trust=trust or None)
+        runner = make_executor(executor, workers=workers, ray_address=ray_address)
+        result = resume_run(
+            run_id, observer=_observer(as_json), trust=trust or None, executor=runner
+        )
     finish_run_command(result, as_json)
 
 

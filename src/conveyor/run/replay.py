@@ -37,6 +37,7 @@ def resume(
     settings: Settings | None = None,
     observer: RunObserver | None = None,
     trust: bool | None = None,
+    executor: Any = None,
 ) -> Run:
     """Continue a failed or interrupted run: same parameters, completed steps reused."""
     record, pipeline = _original(run_id, settings)
@@ -51,6 +52,7 @@ def resume(
         observer=observer,
         trust=trust,
         resume=record.id,
+        executor=executor,
     )
 
 
