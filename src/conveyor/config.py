@@ -9,6 +9,7 @@ explicit arguments. Relative paths in `conveyor.toml` are relative to that file.
     db = "postgresql+psycopg://user@host/conveyor"
     artifacts = "s3://bucket/conveyor"
     trust_pickle = false
+    trusted_types = ["my_project."]   # module prefixes whose classes skops may load
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ _FIELDS = {
     "db": "CONVEYOR_DB",
     "artifacts": "CONVEYOR_ARTIFACTS",
     "trust_pickle": "CONVEYOR_TRUST_PICKLE",
+    "trusted_types": "CONVEYOR_TRUSTED_TYPES",
 }
 
 
@@ -40,6 +42,8 @@ class Settings:
     db: str
     artifacts: str
     trust_pickle: bool = False
+    #: module prefixes whose classes a skops model may contain and still load without trust
+    trusted_types: tuple[str, ...] = ()
 
     @property
     def home(self) -> Path:
@@ -74,6 +78,7 @@ class Settings:
             db=_absolute_sqlite(db, root),
             artifacts=artifacts,
             trust_pickle=_to_bool(values.get("trust_pickle", False), "trust_pickle"),
+            trusted_types=_prefixes(values.get("trusted_types", ())),
         )
 
 
@@ -91,6 +96,18 @@ def read_config_file(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise ConfigError(f"{path}: cannot read: {err}") from None
+
+
+def _prefixes(value: Any) -> tuple[str, ...]:
+    """`trusted_types` from a TOML list or a comma-separated environment variable."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"trusted_types must be a list of module prefixes, got {value!r}")
+    prefixes = tuple(i.strip() for i in items if i.strip())
+    for prefix in prefixes:
+        if not all(part.isidentifier() for part in prefix.rstrip(".").split(".")):
+            raise ConfigError(f"trusted_types: {prefix!r} is not a module name or prefix")
+    return prefixes
 
 
 def find_config(start: Path) -> Path | None:

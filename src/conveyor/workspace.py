@@ -7,7 +7,7 @@ import dataclasses
 import threading
 from typing import Any
 
-from conveyor.artifacts.materializers import MaterializerRegistry, default_registry
+from conveyor.artifacts.materializers import MaterializerRegistry, default_registry, trusting
 from conveyor.artifacts.store import ArtifactStore
 from conveyor.artifacts.values import load_value
 from conveyor.config import Settings
@@ -40,7 +40,7 @@ def open_workspace(settings: Settings | None = None) -> Workspace:
                 settings=settings,
                 artifacts=ArtifactStore(settings.artifacts),
                 metadata=metadata,
-                materializers=default_registry(),
+                materializers=trusting(default_registry(), settings.trusted_types),
             )
         return found
 

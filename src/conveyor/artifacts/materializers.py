@@ -425,6 +425,38 @@ def _builtin_registry(
     return registry
 
 
+class _Trusting(MaterializerRegistry):
+    """A registry that loads skops models with more trusted modules than `base` does.
+
+    It shares everything else with `base`, including what is registered on it later.
+    """
+
+    def __init__(self, base: MaterializerRegistry, trusted_modules: Iterable[str]) -> None:
+        self.base = base
+        self.skops = SkopsMaterializer((*DEFAULT_TRUSTED_MODULES, *trusted_modules))
+
+    def register(self, type_: type | str, materializer: Materializer) -> None:
+        self.base.register(type_, materializer)
+
+    def candidates(self, value: Any) -> tuple[Materializer, ...]:
+        return tuple(
+            self.skops if m.name == SkopsMaterializer.name else m
+            for m in self.base.candidates(value)
+        )
+
+    def get(self, name: str) -> Materializer:
+        return self.skops if name == SkopsMaterializer.name else self.base.get(name)
+
+    def digest(self) -> str:
+        return self.base.digest()  # trust changes what loads, never what is written
+
+
+def trusting(registry: MaterializerRegistry, modules: Iterable[str]) -> MaterializerRegistry:
+    """`registry`, with skops also trusting types from `modules` ("my_project.", "xgboost.")."""
+    modules = tuple(modules)
+    return _Trusting(registry, modules) if modules else registry
+
+
 _DEFAULT: MaterializerRegistry | None = None
 
 
