@@ -104,13 +104,17 @@ def _print(report: Any) -> None:
         notes = [f"missing {quality.get('missing_rate', 0):.1%}"]
         if quality.get("out_of_range"):
             notes.append(f"{quality['out_of_range']} out of range")
+        if quality.get("not_numeric"):
+            notes.append(f"{quality['not_numeric']} not numbers")
         if quality.get("new_categories"):
             notes.append(f"new {quality['new_categories'][:3]}")
         table.add_row(
             escape(feature["feature"]),
             feature["kind"],
             stats,
-            "[red]drifted[/]" if feature["drifted"] else "ok",
+            "[red]drifted[/]"
+            if feature["drifted"]
+            else ("ok" if feature["statistics"] else "not compared"),
             escape(", ".join(notes)),
         )
     out.print(table)

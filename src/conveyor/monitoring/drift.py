@@ -1,11 +1,15 @@
 """Drift of one dataset against a reference, feature by feature, with scipy's statistics.
 
 Numeric features: the population stability index (PSI, on the reference's decile bins) and the
-two-sample Kolmogorov–Smirnov test. Categorical features: Pearson's chi-squared test and the
-Jensen–Shannon distance between the category frequencies. Each feature gets a verdict from its
-effect size — PSI ≥ 0.2 or JS ≥ 0.1 by default, the usual "significant shift" lines — because at
-the sizes monitoring sees (10⁵–10⁶ rows) the tests' p-values call every trivial shift significant;
-the p-values are reported beside it. The dataset drifts when at least `share` of its features do.
+two-sample Kolmogorov–Smirnov test. Categorical features: Pearson's chi-squared test (of the two
+samples' homogeneity) and the Jensen–Shannon distance between the category frequencies. Each
+feature gets a verdict from its effect size — PSI ≥ 0.2 or JS ≥ 0.1 by default, the usual
+"significant shift" lines — because at the sizes monitoring sees (10⁵–10⁶ rows) the tests'
+p-values call every trivial shift significant. The test must still find the change significant
+(p < 0.01): in small windows the effect sizes are noise — the JS distance of a 50-value feature
+exceeds 0.1 in most 1,000-row samples of its own reference, PSI in half of 50-row ones — and the
+p-value is what tells noise from change there. The dataset drifts when at least `share` of its
+features do.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class DriftThresholds:
     psi: float = 0.2
     js: float = 0.1
     share: float = 0.5  # of features drifted → the dataset drifted
+    pvalue: float = 0.01  # and the KS / chi-squared test must reject "same distribution"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,8 +72,8 @@ def numeric_drift(
     if not len(ref) or not len(cur):
         return FeatureDrift(name, "numeric", False, {}, len(ref), len(cur), {})
     edges = np.unique(np.quantile(ref, np.linspace(0, 1, 11)))
-    if len(edges) < 2:
-        edges = np.array([edges[0] - 0.5, edges[0] + 0.5])
+    if len(edges) < 2:  # a constant: below it, it, above it
+        edges = np.array([edges[0] - 0.5, edges[0], np.nextafter(edges[0], np.inf), edges[0] + 0.5])
     inner = edges[1:-1]  # open-ended outer bins: values beyond the reference range count
     ref_counts = np.bincount(np.searchsorted(inner, ref, side="right"), minlength=len(edges) - 1)
     cur_counts = np.bincount(np.searchsorted(inner, cur, side="right"), minlength=len(edges) - 1)
@@ -78,7 +83,7 @@ def numeric_drift(
     return FeatureDrift(
         name,
         "numeric",
-        psi >= thresholds.psi,
+        psi >= thresholds.psi and float(ks.pvalue) < thresholds.pvalue,
         {"psi": psi, "ks_statistic": float(ks.statistic), "ks_pvalue": float(ks.pvalue)},
         len(ref),
         len(cur),
@@ -101,21 +106,23 @@ def categorical_drift(
     from scipy import stats
     from scipy.spatial.distance import jensenshannon
 
-    categories = sorted(set(reference) | set(current), key=str)
+    # Categories seen in either sample (a pandas Categorical also counts its unused ones as 0)
+    categories = sorted({c for c, n in (*reference.items(), *current.items()) if n}, key=str)
     ref = np.array([reference.get(c, 0) for c in categories], dtype=float)
     cur = np.array([current.get(c, 0) for c in categories], dtype=float)
     if not ref.sum() or not cur.sum():
         return FeatureDrift(name, "categorical", False, {}, int(ref.sum()), int(cur.sum()), {})
     js = float(jensenshannon(ref / ref.sum(), cur / cur.sum(), base=2))
-    expected = _shares(ref) / _shares(ref).sum() * cur.sum()
-    chi2 = stats.chisquare(cur, expected) if len(categories) > 1 else None
+    # Homogeneity of the two samples (a 2 x k table), not goodness of fit to the reference's
+    # shares: those are estimates too, and taking them as exact calls their sampling noise drift.
+    chi2 = stats.chi2_contingency(np.vstack([ref, cur])) if len(categories) > 1 else None
     values = {"js": 0.0 if math.isnan(js) else js}
     if chi2 is not None:
         values |= {"chi2": float(chi2.statistic), "chi2_pvalue": float(chi2.pvalue)}
     return FeatureDrift(
         name,
         "categorical",
-        values["js"] >= thresholds.js,
+        values["js"] >= thresholds.js and values.get("chi2_pvalue", 0.0) < thresholds.pvalue,
         values,
         int(ref.sum()),
         int(cur.sum()),
@@ -123,7 +130,7 @@ def categorical_drift(
             "categories": [str(c) for c in categories],
             "reference": (ref / ref.sum()).tolist(),
             "current": (cur / cur.sum()).tolist(),
-            "new": [str(c) for c in categories if c not in reference],
+            "new": [str(c) for c in categories if not reference.get(c)],
         },
     )
 

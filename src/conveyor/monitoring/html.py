@@ -119,7 +119,7 @@ def render(
         f"<tr><td>{html.escape(f['feature'])}</td><td>{f['kind']}</td><td>"
         + ", ".join(f"{k}={v:.3g}" for k, v in f["statistics"].items())
         + f'</td><td class="{"bad" if f["drifted"] else "ok"}">'
-        + ("drifted" if f["drifted"] else "ok")
+        + ("drifted" if f["drifted"] else "ok" if f["statistics"] else "not compared")
         + "</td></tr>"
         for f in report["features"]
     )
@@ -179,6 +179,8 @@ def _quality_text(entry: dict[str, Any]) -> str:
     ]
     if entry.get("out_of_range"):
         parts.append(f"{entry['out_of_range']} values outside the reference range")
+    if entry.get("not_numeric"):
+        parts.append(f"{entry['not_numeric']} values that are not numbers")
     if entry.get("new_categories"):
         parts.append(f"new categories {entry['new_categories']}")
     return "; ".join(parts)

@@ -119,6 +119,13 @@ def monitor(
     if reference is None:
         raise DataError(f"monitor {ref}: the reference data artifact is gone; re-register")
     results, verdict = dataset_drift(reference, current, present, categorical, thresholds)
+    for result in results:
+        if not result.statistics and result.current_rows == 0:
+            warnings.append(
+                f"column {result.feature!r} has no usable values in the live data (all missing"
+                + (" or not numbers" if result.kind == "numeric" else "")
+                + "): not compared"
+            )
     prediction = _prediction_drift(statistics, current, thresholds) if log is not None else None
     quality = _quality(statistics, current, present, vanished)
     performance = _performance(ws, record, log, since) if log is not None else None
@@ -174,6 +181,7 @@ def _quality(
         if spec["type"] in ("int", "float") and spec.get("min") is not None:
             values = pd.to_numeric(series, errors="coerce")
             entry["out_of_range"] = int(((values < spec["min"]) | (values > spec["max"])).sum())
+            entry["not_numeric"] = int((values.isna() & series.notna()).sum())
         elif spec.get("top") is not None and not spec.get("other"):  # the domain is complete
             seen = set(spec["top"])
             new = sorted({str(v) for v in series.dropna().unique()} - seen)
@@ -234,7 +242,7 @@ def _rows(report: MonitorReport) -> list[MonitorResult]:
         for metric, value in report.prediction["statistics"].items():
             rows.append(row("prediction", None, metric, value, report.prediction["drifted"]))
     for feature, entry in report.quality.items():
-        for metric in ("missing_rate", "out_of_range", "new_category_rows"):
+        for metric in ("missing_rate", "out_of_range", "not_numeric", "new_category_rows"):
             if metric in entry:
                 rows.append(row("quality", feature, metric, entry[metric]))
     if report.performance is not None:
