@@ -73,7 +73,10 @@ def _capture_reference(
     statistics = column_statistics(frame[features])
     import pandas as pd
 
-    predictions = pd.DataFrame({"prediction": model.predict(frame[features])})
+    predicted = model.predict(frame[features])
+    if evaluation.get("task") == "classification":  # classes are categories, even 0 and 1
+        predicted = [str(p) for p in predicted]
+    predictions = pd.DataFrame({"prediction": predicted})
     statistics["prediction"] = column_statistics(predictions)["columns"]["prediction"]
     target = evaluation.get("target")
     if target in frame.columns:
