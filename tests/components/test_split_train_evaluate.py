@@ -82,12 +82,16 @@ def _csv() -> str:
     ids=["dotted", "colon", "object"],
 )
 def test_train_takes_an_import_path_or_an_object(estimator) -> None:
-    run = fitting.run(estimator=estimator, params={"solver": "newton-cg", "max_iter": 1000, "C": 0.5})
+    run = fitting.run(
+        estimator=estimator, params={"solver": "newton-cg", "max_iter": 1000, "C": 0.5}
+    )
     assert run.status == "succeeded", run.error
     report = run.output()
     assert report["task"] == "classification" and report["metrics"]["accuracy"] > 0.9
     assert set(report["slices"]["island"]) == {"Biscoe", "Dream", "Torgersen"}
-    again = fitting.run(estimator=estimator, params={"solver": "newton-cg", "max_iter": 1000, "C": 0.5})
+    again = fitting.run(
+        estimator=estimator, params={"solver": "newton-cg", "max_iter": 1000, "C": 0.5}
+    )
     assert again.step("train").cached  # an estimator object hashes by class and params
 
 

@@ -18,6 +18,7 @@ from conveyor.cli import (
     run_cmd,
     runs,
     serve,
+    ui,
     watch,
 )
 
@@ -69,6 +70,7 @@ app.command("predictions", no_args_is_help=True)(serve.predictions)
 app.command("monitor", no_args_is_help=True)(monitor.monitor)
 app.command("watch")(watch.watch)
 app.command("demo")(watch.demo)
+app.command("ui")(ui.ui)
 app.add_typer(watch.app, name="triggers")
 artifacts.app.command("verify")(maintenance.verify)
 app.add_typer(runs.app, name="runs")

@@ -102,7 +102,6 @@ class Pipeline:
         Parameters go as keywords, or in the `params` mapping when a name clashes with an option.
         `executor`: "local" (default, in this process), "process", "ray", or an Executor.
         """
-        from conveyor.run.executors import make_executor
         from conveyor.run.runner import run_pipeline
 
         merged = {**(params or {}), **kwargs}
@@ -113,7 +112,7 @@ class Pipeline:
             trust=trust,
             settings=settings,
             observer=observer,
-            executor=make_executor(executor),
+            executor=executor,
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -30,8 +30,8 @@ from conveyor.metadata.records import Reusable, RunRecord, StepFacts, StepRunRec
 from conveyor.run.capture import live_log_path, routed_output
 from conveyor.run.environment import capture_environment, git_state
 from conveyor.run.events import RunObserver
+from conveyor.run.executors import make_executor
 from conveyor.run.executors.base import Executor
-from conveyor.run.executors.local import LocalExecutor
 from conveyor.run.isolation import qualname
 from conveyor.run.recording import Recorder
 from conveyor.run.task import Stored, Task, TaskResult
@@ -72,7 +72,7 @@ def run_pipeline(
     trust: bool | None = None,
     settings: Settings | None = None,
     observer: RunObserver | None = None,
-    executor: Executor | None = None,
+    executor: Executor | str | None = None,
     from_step: str | None = None,
     to_step: str | None = None,
     resume: str | None = None,
@@ -104,7 +104,7 @@ def run_pipeline(
         workspace,
         options,
         observer=observer or RunObserver(),
-        executor=executor or LocalExecutor(),
+        executor=make_executor(executor),
     )
     return runner.run(source)
 
@@ -374,7 +374,9 @@ class Runner:
         for name in state.items:  # the gathered list holds them now
             self._values.pop((name, output), None)
         result.ended_at = time.time()
-        self._finish(node, result)
+        # every item served from the cache: so is the list, as far as the user can tell
+        cached = bool(state.items) and all(self._records[n].cached for n in state.items)
+        self._finish(node, result, cached=cached and result.status == "succeeded")
 
     # -- one node --------------------------------------------------------------------------------
 
@@ -481,7 +483,7 @@ class Runner:
         self._record(node, "succeeded", cached=True, origin_id=origin, inherit=inherit)
         return True
 
-    def _finish(self, node: Node, result: TaskResult) -> None:
+    def _finish(self, node: Node, result: TaskResult, *, cached: bool = False) -> None:
         if result.status == "succeeded":
             for name, saved in result.saved.items():
                 self._stored[(node.name, name)] = Stored(
@@ -491,7 +493,7 @@ class Runner:
                     self._fresh.add(saved.id)
                 if self.executor.in_process:
                     self._values[(node.name, name)] = result.outputs[name]
-        self._record(node, result.status, result=result)
+        self._record(node, result.status, result=result, cached=cached)
         for up in node.upstream:
             self._consumers[up] -= 1
             if self._consumers[up] <= 0:

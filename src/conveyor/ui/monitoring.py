@@ -1,0 +1,223 @@
+"""The monitoring page's data: drift per feature over time, the latest report, its histograms.
+
+Monitoring stores numbers (`MonitorStore`: one row per evaluation, feature and metric), not the
+reports' histograms. For the latest report the histograms are therefore rebuilt: when it was
+computed on a window of the prediction log, that window is read again and evaluated with the
+same code (`conveyor.monitoring.monitor`, nothing stored), which gives the reference and current
+distributions exactly; when it was computed on a frame given directly, that data is gone and the
+page shows the reference distributions captured at registration, and says so.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import sqlalchemy as sa
+
+from conveyor.metadata import schema as t
+from conveyor.metadata.model_store import ModelStore
+from conveyor.metadata.monitor_store import MonitorStore
+from conveyor.metadata.store import MetadataStore
+from conveyor.workspace import Workspace
+
+__all__ = ["histograms", "latest_report", "monitored_models", "series"]
+
+_CACHE: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_LOCK = threading.Lock()
+#: the metric each kind of feature is judged by (and its default threshold)
+PRIMARY = {"psi": 0.2, "js": 0.1}
+
+
+def monitored_models(meta: MetadataStore) -> list[dict[str, Any]]:
+    """Models with monitoring results: evaluations, the last one's time and verdict."""
+    c = t.monitor_results.c
+    rows = meta.conn.execute(
+        sa.select(c.model, sa.func.count(sa.distinct(c.report_id)), sa.func.max(c.at))
+        .group_by(c.model)
+        .order_by(c.model)
+    ).all()
+    found = []
+    for model, reports, last in rows:
+        share = meta.conn.execute(
+            sa.select(c.value, c.drifted, c.version)
+            .where(c.model == model, c.metric == "drift_share", c.feature.is_(None))
+            .order_by(c.at.desc(), c.id.desc())
+            .limit(1)
+        ).first()
+        found.append(
+            {
+                "model": model,
+                "reports": int(reports),
+                "last_at": last,
+                "version": share.version if share else None,
+                "drift_share": share.value if share else None,
+                "drifted": bool(share.drifted) if share and share.drifted is not None else None,
+            }
+        )
+    return found
+
+
+def series(meta: MetadataStore, model: str, since: float | None = None) -> dict[str, Any]:
+    """Every stored number of `model` as time series, grouped for plotting."""
+    dataset: list[dict[str, Any]] = []
+    features: dict[str, dict[str, Any]] = {}
+    other: dict[str, dict[str, list[list[Any]]]] = {}
+    for r in MonitorStore(meta).series(model, since=since):
+        point = [r.at, r.value, r.drifted, r.version, r.report_id]
+        if r.kind == "drift" and r.feature is None:
+            dataset.append(
+                {"at": r.at, "value": r.value, "drifted": r.drifted, "version": r.version}
+            )
+        elif r.kind == "drift":
+            entry = features.setdefault(r.feature, {"primary": None, "metrics": {}})
+            entry["metrics"].setdefault(r.metric, []).append(point)
+            if r.metric in PRIMARY:
+                entry["primary"] = r.metric
+        else:
+            label = r.kind if r.feature is None else f"{r.kind}: {r.feature}"
+            other.setdefault(label, {}).setdefault(r.metric, []).append(point)
+    for entry in features.values():
+        entry["threshold"] = PRIMARY.get(entry["primary"])
+    return {"model": model, "drift_share": dataset, "features": features, "other": other}
+
+
+def latest_report(meta: MetadataStore, model: str) -> dict[str, Any] | None:
+    """The most recent evaluation of `model`: its window, verdict and per-feature numbers."""
+    rows = MonitorStore(meta).latest(model)
+    if not rows:
+        return None
+    first = rows[0]
+    features: dict[str, dict[str, Any]] = {}
+    report: dict[str, Any] = {
+        "report_id": first.report_id,
+        "version": first.version,
+        "at": first.at,
+        "rows": first.rows,
+        "window_start": first.window_start,
+        "window_end": first.window_end,
+        "drift_share": None,
+        "drifted": None,
+        "prediction": {},
+        "performance": {},
+        "quality": {},
+    }
+    for r in rows:
+        if r.kind == "drift" and r.feature is None:
+            report["drift_share"], report["drifted"] = r.value, r.drifted
+        elif r.kind == "drift":
+            entry = features.setdefault(r.feature, {"feature": r.feature, "statistics": {}})
+            entry["statistics"][r.metric] = r.value
+            entry["drifted"] = r.drifted
+        elif r.kind == "quality":
+            report["quality"].setdefault(r.feature or "", {})[r.metric] = r.value
+        else:  # prediction | performance
+            report.setdefault(r.kind, {})[r.metric] = r.value
+    report["features"] = list(features.values())
+    return report
+
+
+def histograms(ws: Workspace, model: str) -> dict[str, Any]:
+    """Reference and current distributions per feature of the latest report (see the module)."""
+    rows = MonitorStore(ws.metadata).latest(model)
+    if not rows:
+        return {"report_id": None, "source": None, "note": "no monitoring results", "features": []}
+    first = rows[0]
+    with _LOCK:
+        if first.report_id in _CACHE:
+            return _CACHE[first.report_id]
+    result = None
+    if first.window_start is not None and first.window_end is not None:
+        result = _recomputed(ws, model, first)
+    if result is None:
+        result = _reference_only(ws, model, first)
+    with _LOCK:
+        _CACHE[first.report_id] = result
+        while len(_CACHE) > 16:
+            _CACHE.popitem(last=False)
+    return result
+
+
+def _recomputed(ws: Workspace, model: str, first: Any) -> dict[str, Any] | None:
+    from conveyor.monitoring.monitor import monitor
+    from conveyor.predictions import INPUT, read_log
+
+    frame = read_log(ws, model, since=first.window_start)
+    frame = frame[frame["at"] <= first.window_end]
+    if frame.empty:
+        return None
+    frame = frame.rename(columns=lambda c: c[len(INPUT) :] if c.startswith(INPUT) else c)
+    report = monitor(f"{model}:{first.version}", data=frame, ws=ws, store=False)
+    return {
+        "report_id": first.report_id,
+        "source": "log",
+        "note": (
+            "Recomputed from the prediction-log window of the latest report "
+            f"({len(frame)} rows); the stored results hold numbers, not histograms."
+        ),
+        "features": [
+            {
+                "feature": f["feature"],
+                "kind": f["kind"],
+                "drifted": bool(f["drifted"]),
+                **_bins(f["histogram"]),
+            }
+            for f in report.features
+        ],
+    }
+
+
+def _bins(histogram: dict[str, Any]) -> dict[str, Any]:
+    """Labels and shares of a drift histogram (numeric edges or categories)."""
+    if "categories" in histogram:
+        labels = list(histogram["categories"])
+    else:
+        edges = histogram.get("edges") or []
+        labels = [f"{_edge(edges[i])}–{_edge(edges[i + 1])}" for i in range(len(edges) - 1)]
+    return {
+        "labels": labels,
+        "reference": histogram.get("reference") or [],
+        "current": histogram.get("current"),
+    }
+
+
+def _edge(value: float) -> str:
+    """A bin edge for a label: 3 significant digits, no exponent below a million."""
+    return f"{value:.0f}" if 1e3 <= abs(value) < 1e6 else f"{value:.3g}"
+
+
+def _reference_only(ws: Workspace, model: str, first: Any) -> dict[str, Any]:
+    found = ModelStore(ws.metadata).reference(model, first.version) if first.version else None
+    features = []
+    if found is not None:
+        for name, spec in found[0].get("columns", {}).items():
+            if "histogram" in spec:
+                edges, counts = spec["histogram"]["edges"], spec["histogram"]["counts"]
+                labels = [f"{_edge(edges[i])}–{_edge(edges[i + 1])}" for i in range(len(counts))]
+                kind = "numeric"
+            elif "top" in spec:
+                labels, counts, kind = list(spec["top"]), list(spec["top"].values()), "categorical"
+            else:
+                continue
+            total = sum(counts) or 1
+            features.append(
+                {
+                    "feature": name,
+                    "kind": kind,
+                    "drifted": None,
+                    "labels": labels,
+                    "reference": [c / total for c in counts],
+                    "current": None,
+                }
+            )
+    return {
+        "report_id": first.report_id,
+        "source": "reference",
+        "note": (
+            "The latest report was computed on data given directly (not the prediction log), "
+            "and reports store numbers, not histograms: shown are the reference distributions "
+            "captured at registration. Drift per feature over time is plotted below."
+        ),
+        "features": features,
+    }

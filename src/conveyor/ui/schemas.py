@@ -1,0 +1,329 @@
+"""The JSON API's response shapes: what /api/openapi.json documents and scripts can rely on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "ActionResult",
+    "AliasEventOut",
+    "ArtifactOut",
+    "CompareOut",
+    "Info",
+    "LineageOut",
+    "ModelOut",
+    "ModelSummary",
+    "MonitoringModelOut",
+    "MonitoringOverview",
+    "Problem",
+    "RerunResult",
+    "RunDetail",
+    "RunPage",
+    "StepDetail",
+]
+
+
+class Problem(BaseModel):
+    error: str = Field(description="A short kind: not_found, bad_request, read_only, auth, ...")
+    detail: str = Field(description="What went wrong, naming the id or field.")
+
+
+class Info(BaseModel):
+    version: str
+    root: str
+    db: str = Field(description="The metadata store, password hidden.")
+    artifacts: str
+    actions: bool = Field(description="Whether promote/rollback/re-run are enabled (API key).")
+    pipelines: list[str]
+
+
+class RunSummary(BaseModel):
+    id: str
+    pipeline: str
+    pipeline_version: str
+    status: str = Field(description="running | succeeded | failed | interrupted")
+    params: dict[str, Any]
+    cache: bool
+    started_at: float
+    ended_at: float | None = None
+    duration_s: float | None = None
+    error: str | None = None
+    git_commit: str | None = None
+    git_dirty: str | None = None
+    resumed_from: str | None = None
+    pipeline_ref: str | None = None
+
+
+class RunPage(BaseModel):
+    runs: list[RunSummary]
+    total: int | None = Field(description="Runs matching the filters (null when not counted).")
+    next: str | None = Field(description="Cursor of the next (older) page; null at the end.")
+
+
+class StepSummary(BaseModel):
+    id: str | None = Field(description="The step run id; null for a step not recorded yet.")
+    name: str
+    step: str | None = None
+    position: int | None = None
+    status: str = Field(
+        description="succeeded | failed | timed_out | skipped, or for a run in progress: "
+        "running (printing), ready (its inputs are done) or pending"
+    )
+    cached: bool = False
+    origin_id: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    duration_s: float | None = None
+    attempts: int = 0
+    error_type: str | None = None
+    error_message: str | None = None
+    inputs: dict[str, str] = {}
+    outputs: dict[str, str] = {}
+    x: float
+    y: float
+    layer: int
+
+
+class Dag(BaseModel):
+    width: float
+    height: float
+    node_width: float
+    node_height: float
+    edges: list[tuple[str, str, list[tuple[float, float]]]] = Field(
+        description="(upstream step, downstream step, waypoints): an edge spanning several "
+        "layers passes through the given slots (top-left corners)."
+    )
+    complete: bool = Field(
+        description="False while a run is in progress and its graph is only partly known."
+    )
+
+
+class MetricPoint(BaseModel):
+    step_run_id: str
+    step: str | None = Field(description="The step (node) name that logged it.")
+    name: str
+    value: float | None
+    index: int | None = Field(description="The `step=` argument of log_metric, if given.")
+    logged_at: float
+
+
+class RunDetail(BaseModel):
+    run: RunSummary
+    live: bool = Field(description="The run is in progress: poll again for updates.")
+    host: str | None = None
+    python_version: str | None = None
+    environment_id: str | None = None
+    source_file: str | None = None
+    outputs: dict[str, str]
+    steps: list[StepSummary]
+    dag: Dag
+    metrics: list[MetricPoint]
+    template_run: str | None = Field(
+        description="The finished run of the same pipeline version whose graph fills in the "
+        "steps not recorded yet."
+    )
+
+
+class ArtifactRef(BaseModel):
+    label: str
+    artifact_id: str
+    type_name: str | None = None
+    size: int | None = None
+
+
+class AttemptOut(BaseModel):
+    attempt: int
+    status: str
+    started_at: float
+    ended_at: float
+    error_type: str | None = None
+    error_message: str | None = None
+
+
+class StepDetail(BaseModel):
+    run_id: str
+    name: str
+    recorded: bool = Field(description="False for a step still running (its live log only).")
+    step: dict[str, Any] | None = Field(description="The step run row (status, times, seed...).")
+    params: dict[str, Any] = Field(description="Values logged with cv.log_param.")
+    inputs: list[ArtifactRef]
+    outputs: list[ArtifactRef]
+    metrics: list[MetricPoint]
+    attempts: list[AttemptOut]
+    stdout: str | None = None
+    stderr: str | None = None
+    live_log: str | None = Field(description="What a running step has printed so far.")
+    traceback: str | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+
+
+class Producer(BaseModel):
+    step_run_id: str
+    run_id: str
+    step: str
+    code: str
+    pipeline: str | None = None
+    git_commit: str | None = None
+
+
+class ModelUse(BaseModel):
+    model: str
+    version: int
+    role: str
+    aliases: list[str]
+
+
+class ArtifactOut(BaseModel):
+    id: str
+    type_name: str
+    materializer: str
+    materializer_version: int
+    safe: bool
+    size: int
+    uri: str
+    created_at: float
+    summary: dict[str, Any]
+    producer: Producer | None
+    consumers: int = Field(description="Step runs that read it.")
+    profile: dict[str, Any] | None = Field(
+        description="Per-column statistics of a DataFrame (computed on first view)."
+    )
+    models: list[ModelUse]
+
+
+class LineageNode(BaseModel):
+    id: str = Field(description="a:ARTIFACT_ID or s:STEP_RUN_ID")
+    kind: str = Field(description="artifact | step")
+    x: float
+    y: float
+    root: bool = False
+    artifact_id: str | None = None
+    type_name: str | None = None
+    size: int | None = None
+    run_id: str | None = None
+    node: str | None = None
+    step: str | None = None
+    status: str | None = None
+    cached: bool | None = None
+    pipeline: str | None = None
+    git_commit: str | None = None
+    count: int | None = Field(None, description="Step runs of this name that read the artifact.")
+
+
+class LineageEdgeOut(BaseModel):
+    source: str
+    target: str
+    label: str = Field(description="The input or output name.")
+    points: list[tuple[float, float]] = Field(description="Waypoints of a long edge.")
+
+
+class LineageOut(BaseModel):
+    artifact_id: str
+    nodes: list[LineageNode]
+    edges: list[LineageEdgeOut]
+    width: float
+    height: float
+    node_width: float
+    node_height: float
+    truncated: bool
+
+
+class CompareRun(BaseModel):
+    id: str
+    pipeline: str
+    status: str
+    started_at: float
+    params: dict[str, Any]
+    metrics: dict[str, float | None] = Field(description="The last value of each metric.")
+    series: dict[str, list[tuple[int, float | None]]] = Field(
+        description="Metrics logged with step=: (step, value) points."
+    )
+
+
+class CompareOut(BaseModel):
+    runs: list[CompareRun]
+    params: list[str] = Field(description="Every parameter name, those that differ first.")
+    differing: list[str]
+    metrics: list[str]
+
+
+class ModelSummary(BaseModel):
+    name: str
+    versions: int
+    latest: int
+    aliases: dict[str, int]
+    updated_at: float
+    metrics: dict[str, Any] = Field(description="The latest version's metrics.")
+
+
+class AliasEventOut(BaseModel):
+    name: str
+    alias: str
+    action: str
+    version: int
+    previous_version: int | None = None
+    at: float
+    by: str | None = None
+    reason: str | None = None
+
+
+class VersionOut(BaseModel):
+    name: str
+    version: int
+    artifact_id: str
+    run_id: str | None = None
+    step_run_id: str | None = None
+    metrics: dict[str, Any]
+    signature: dict[str, Any]
+    evaluation: dict[str, Any]
+    data: dict[str, str]
+    description: str | None = None
+    created_at: float
+    created_by: str | None = None
+    aliases: list[str]
+    run: dict[str, Any] | None = Field(
+        description="The training run: pipeline, status, git commit and changes, source."
+    )
+    step: str | None = Field(description="The step that produced the model artifact.")
+    has_reference: bool = Field(description="Monitoring reference statistics were captured.")
+
+
+class ModelOut(BaseModel):
+    name: str
+    versions: list[VersionOut]
+    aliases: dict[str, int]
+    history: list[AliasEventOut]
+
+
+class MonitoringOverview(BaseModel):
+    models: list[dict[str, Any]]
+    triggers: list[dict[str, Any]] = Field(description="Trigger firings, newest first.")
+
+
+class MonitoringModelOut(BaseModel):
+    model: str
+    drift_share: list[dict[str, Any]]
+    features: dict[str, dict[str, Any]] = Field(
+        description="feature → {primary metric, threshold, metrics: {metric: [[at, value, "
+        "drifted, version, report_id], ...]}}"
+    )
+    other: dict[str, dict[str, list[list[Any]]]] = Field(
+        description="Prediction drift, quality and performance series."
+    )
+    latest: dict[str, Any] | None
+
+
+class ActionResult(BaseModel):
+    event: AliasEventOut
+
+
+class RerunResult(BaseModel):
+    pid: int
+    run_id: str | None = Field(description="The new run, once its runner recorded it.")
+    command: list[str]
+    log: str
+    exit_code: int | None = None
+    output: str | None = None

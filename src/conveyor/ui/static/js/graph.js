@@ -1,0 +1,74 @@
+// A laid-out graph (positions computed by the server) drawn as SVG: boxes that are links, and
+// curved edges with arrowheads. Used for a run's DAG and for an artifact's lineage.
+
+import { s } from "./dom.js";
+
+let uid = 0;
+
+function fit(text, width, px) {
+  const max = Math.max(3, Math.floor(width / px));
+  return text.length > max ? text.slice(0, max - 1) + "…" : text;
+}
+
+/**
+ * graph: {nodes: [{id, x, y}], edges: [[from, to]] or [{source, target, label}], width, height,
+ *         node_width, node_height}
+ * look: {href(node), classes(node), label(node), sub(node), title(node), selected}
+ */
+export function drawGraph(graph, look) {
+  const w = graph.node_width;
+  const hgt = graph.node_height;
+  const marker = `arrow-${++uid}`;
+  const svg = s("svg", {
+    width: Math.max(graph.width, 200), height: Math.max(graph.height, 60),
+    viewBox: `0 0 ${Math.max(graph.width, 200)} ${Math.max(graph.height, 60)}`, role: "img",
+    class: "graph",
+  });
+  svg.append(s("defs", null, s("marker", { id: marker, viewBox: "0 0 10 10", refX: 9, refY: 5,
+    markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
+  s("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#9aa6ba" }))));
+  const at = new Map(graph.nodes.map((n) => [n.id, n]));
+  const edgeLayer = s("g");
+  for (const e of graph.edges) {
+    const [from, to, label, points] = Array.isArray(e) ? [e[0], e[1], "", e[2] || []] : [e.source, e.target, e.label, e.points || []];
+    const a = at.get(from);
+    const b = at.get(to);
+    if (!a || !b) continue;
+    // through the slots a long edge was given, so it never crosses a box
+    let [x, y] = [a.x + w, a.y + hgt / 2];
+    let d = `M ${x} ${y}`;
+    const curve = (x2, y2) => {
+      const mid = (x + x2) / 2;
+      d += ` C ${mid} ${y}, ${mid} ${y2}, ${x2} ${y2}`;
+      [x, y] = [x2, y2];
+    };
+    for (const [px, py] of points) {
+      curve(px, py + hgt / 2);
+      d += ` L ${px + w} ${py + hgt / 2}`;
+      x = px + w;
+    }
+    const [lx, ly] = [x, y];
+    curve(b.x - 2, b.y + hgt / 2);
+    edgeLayer.append(s("path", { class: "edge", d, "marker-end": `url(#${marker})`, "data-from": from, "data-to": to }));
+    if (label) {
+      edgeLayer.append(s("text", { class: "edge-label", x: (lx + x) / 2, y: (ly + y) / 2 - 3, "text-anchor": "middle" },
+        fit(label, 60, 5.5)));
+    }
+  }
+  svg.append(edgeLayer);
+  for (const n of graph.nodes) {
+    const classes = ["node", ...(look.classes ? look.classes(n) : [])];
+    if (look.selected && look.selected === n.id) classes.push("selected");
+    const label = look.label(n);
+    const sub = look.sub ? look.sub(n) : "";
+    const g = s("g", { class: classes, transform: `translate(${n.x},${n.y})`, "data-node": n.id },
+      s("title", null, look.title ? look.title(n) : label),
+      s("rect", { class: "box", width: w, height: hgt, rx: 6 }),
+      s("rect", { class: "stripe", width: 5, height: hgt - 2, x: 1, y: 1, rx: 2 }),
+      s("text", { class: "name", x: 13, y: sub ? 19 : hgt / 2 + 4 }, fit(label, w - 20, 7.2)),
+      sub ? s("text", { class: "sub", x: 13, y: 35 }, fit(sub, w - 20, 6.2)) : null);
+    const href = look.href ? look.href(n) : null;
+    svg.append(href ? s("a", { href, "aria-label": label }, g) : g);
+  }
+  return svg;
+}

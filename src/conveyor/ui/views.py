@@ -1,0 +1,413 @@
+"""The JSON the pages ask for, built from the stores: one function per page (blocking)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from conveyor.exceptions import ArtifactError, NotFoundError
+from conveyor.metadata import schema as t
+from conveyor.metadata.model_store import ModelStore
+from conveyor.metadata.trigger_store import TriggerStore
+from conveyor.run.capture import live_log_path
+from conveyor.ui import dag, queries
+from conveyor.ui.monitoring import latest_report, monitored_models
+from conveyor.ui.preview import column_profile
+from conveyor.workspace import Workspace
+
+__all__ = [
+    "artifact_detail",
+    "compare",
+    "model_detail",
+    "models",
+    "monitoring_model",
+    "monitoring_overview",
+    "run_detail",
+    "step_detail",
+]
+
+#: the most a step page shows of a live log or a captured stream (the tail)
+MAX_TEXT = 200_000
+
+
+def _tail(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_TEXT:
+        return text
+    return "…(earlier output not shown)\n" + text[-MAX_TEXT:]
+
+
+def _live_logs(ws: Workspace, run_id: str) -> dict[str, Path]:
+    folder = ws.settings.home / "logs" / run_id
+    if not folder.is_dir():
+        return {}
+    return {path.stem: path for path in folder.glob("*.log")}
+
+
+# -- runs ----------------------------------------------------------------------------------------
+
+
+def run_detail(ws: Workspace, run_id: str) -> dict[str, Any]:
+    """A run, its steps laid out as a DAG, and its metrics."""
+    meta = ws.metadata
+    record = meta.get_run(queries.run_id(meta, run_id))
+    steps = queries.run_steps(meta, record.id)
+    edges = set(dag.run_edges(steps))
+    live = record.status == "running"
+    template = None
+    by_name = {s["name"]: s for s in steps}
+    if live:
+        template = queries.template_run(meta, record.pipeline, record.pipeline_version, record.id)
+        if template is not None:
+            known = queries.run_steps(meta, template)
+            edges |= set(dag.run_edges(known))
+            for step in known:
+                by_name.setdefault(step["name"], _unrecorded(step["name"], step["position"]))
+        for name in _live_logs(ws, record.id):
+            by_name.setdefault(name, _unrecorded(name, None))
+            if by_name[name]["id"] is None:
+                by_name[name]["status"] = "running"
+        upstream: dict[str, set[str]] = {}
+        for a, b in edges:
+            upstream.setdefault(b, set()).add(a)
+        for name, step in by_name.items():
+            if step["status"] == "pending" and all(
+                by_name.get(u, {}).get("status") == "succeeded" for u in upstream.get(name, ())
+            ):
+                step["status"] = "ready"
+    ordered = sorted(
+        by_name.values(),
+        key=lambda s: (s["position"] if s["position"] is not None else 1 << 30, s["name"]),
+    )
+    placed = dag.layout([s["name"] for s in ordered], edges)
+    names = {s["id"]: s["name"] for s in steps}
+    metrics = [
+        {
+            "step_run_id": m.step_run_id,
+            "step": names.get(m.step_run_id),
+            "name": m.name,
+            "value": m.value,
+            "index": m.step,
+            "logged_at": m.logged_at,
+        }
+        for m in meta.metrics(record.id)
+    ]
+    summary = {f: getattr(record, f) for f in _SUMMARY_FIELDS}
+    return {
+        "run": summary,
+        "live": live,
+        "host": record.host,
+        "python_version": record.python_version,
+        "environment_id": record.environment_id,
+        "source_file": record.source_file,
+        "outputs": record.outputs,
+        "steps": [
+            {
+                **s,
+                "x": placed.positions[s["name"]][0],
+                "y": placed.positions[s["name"]][1],
+                "layer": placed.layers[s["name"]],
+            }
+            for s in ordered
+        ],
+        "dag": {
+            "width": placed.width,
+            "height": placed.height,
+            "node_width": dag.NODE_W,
+            "node_height": dag.NODE_H,
+            "edges": placed.edges,
+            "complete": not live,
+        },
+        "metrics": metrics,
+        "template_run": template,
+    }
+
+
+_SUMMARY_FIELDS = (
+    "id", "pipeline", "pipeline_version", "status", "params", "cache", "started_at", "ended_at",
+    "duration_s", "error", "git_commit", "git_dirty", "resumed_from", "pipeline_ref",
+)  # fmt: skip
+
+
+def _unrecorded(name: str, position: int | None) -> dict[str, Any]:
+    return {
+        "id": None,
+        "name": name,
+        "step": None,
+        "position": position,
+        "status": "pending",
+        "cached": False,
+        "attempts": 0,
+        "inputs": {},
+        "outputs": {},
+    }
+
+
+def step_detail(ws: Workspace, run_id: str, name: str) -> dict[str, Any]:
+    """One step of a run: parameters, inputs and outputs, metrics, output, error."""
+    meta = ws.metadata
+    record = meta.get_run(queries.run_id(meta, run_id))
+    row = queries.step_by_name(meta, record.id, name)
+    live_log = None
+    if row is None:
+        path = live_log_path(ws.settings.home, record.id, name)
+        if path.is_file():
+            live_log = _tail(path.read_text(errors="replace"))
+        elif record.status != "running":
+            raise NotFoundError(f"run {record.id[:12]} has no step {name!r}")
+        return {
+            "run_id": record.id,
+            "name": name,
+            "recorded": False,
+            "step": None,
+            "params": {},
+            "inputs": [],
+            "outputs": [],
+            "metrics": [],
+            "attempts": [],
+            "live_log": live_log,
+        }
+    edges = meta.edges(step_run_id=row["id"])
+    types = queries.artifacts_by_id(meta, [e.artifact_id for e in edges])
+
+    def refs(direction: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "label": e.name,
+                "artifact_id": e.artifact_id,
+                "type_name": types.get(e.artifact_id, {}).get("type_name"),
+                "size": types.get(e.artifact_id, {}).get("size"),
+            }
+            for e in sorted(edges, key=lambda e: e.name)
+            if e.direction == direction
+        ]
+
+    metrics = [
+        {
+            "step_run_id": m.step_run_id,
+            "step": name,
+            "name": m.name,
+            "value": m.value,
+            "index": m.step,
+            "logged_at": m.logged_at,
+        }
+        for m in meta.metrics(record.id)
+        if m.step_run_id == row["id"]
+    ]
+    texts = {key: row.pop(key) for key in ("stdout", "stderr", "traceback")}
+    return {
+        "run_id": record.id,
+        "name": name,
+        "recorded": True,
+        "step": row,
+        "params": meta.step_params(record.id).get(row["id"], {}),
+        "inputs": refs("in"),
+        "outputs": refs("out"),
+        "metrics": metrics,
+        "attempts": [dataclasses.asdict(a) for a in meta.attempts(row["id"])],
+        "stdout": _tail(texts["stdout"]),
+        "stderr": _tail(texts["stderr"]),
+        "traceback": texts["traceback"],
+        "error_type": row.get("error_type"),
+        "error_message": row.get("error_message"),
+        "live_log": None,
+    }
+
+
+def compare(ws: Workspace, run_ids: list[str]) -> dict[str, Any]:
+    """Runs side by side: parameters, the last value of each metric, and stepped series."""
+    meta = ws.metadata
+    runs = []
+    for run_id in run_ids:
+        record = meta.get_run(queries.run_id(meta, run_id))
+        points = meta.metrics(record.id)
+        logged_by: dict[str, set[str]] = {}
+        for m in points:
+            logged_by.setdefault(m.name, set()).add(m.step_run_id)
+        steps = (
+            {s["id"]: s["name"] for s in queries.run_steps(meta, record.id)}
+            if any(len(v) > 1 for v in logged_by.values())
+            else {}
+        )
+        last: dict[str, float | None] = {}
+        series: dict[str, list[tuple[int, float | None]]] = {}
+        for m in points:  # in logging order: the last value wins
+            key = m.name
+            if len(logged_by[m.name]) > 1:  # several steps log it: name them
+                key = f"{steps.get(m.step_run_id, '?')}.{m.name}"
+            last[key] = m.value
+            if m.step is not None:
+                series.setdefault(key, []).append((m.step, m.value))
+        runs.append(
+            {
+                "id": record.id,
+                "pipeline": record.pipeline,
+                "status": record.status,
+                "started_at": record.started_at,
+                "params": record.params,
+                "metrics": last,
+                "series": series,
+            }
+        )
+    names = sorted({k for r in runs for k in r["params"]})
+    differing = [
+        k for k in names if len({_canonical(r["params"].get(k, _MISSING)) for r in runs}) > 1
+    ]
+    return {
+        "runs": runs,
+        "params": differing + [k for k in names if k not in differing],
+        "differing": differing,
+        "metrics": sorted({k for r in runs for k in r["metrics"]}),
+    }
+
+
+_MISSING = object()
+
+
+def _canonical(value: Any) -> str:
+    return "\0missing" if value is _MISSING else json.dumps(value, sort_keys=True, default=str)
+
+
+# -- artifacts -----------------------------------------------------------------------------------
+
+
+def artifact_detail(ws: Workspace, artifact_id: str) -> dict[str, Any]:
+    """An artifact: record, summary, producer, how often it was read, statistics, model uses."""
+    meta = ws.metadata
+    record = meta.get_artifact(queries.artifact_id(meta, artifact_id))
+    producer = None
+    if record.producer_id is not None:
+        s, r = t.step_runs.c, t.runs.c
+        row = meta.conn.execute(
+            sa.select(s.id, s.run_id, s.node, s.step, r.pipeline, r.git_commit)
+            .join(t.runs, r.id == s.run_id)
+            .where(s.id == record.producer_id)
+        ).first()
+        if row is not None:
+            producer = {
+                "step_run_id": row.id,
+                "run_id": row.run_id,
+                "step": row.node,
+                "code": row.step,
+                "pipeline": row.pipeline,
+                "git_commit": row.git_commit,
+            }
+    lin = t.lineage.c
+    consumers = meta.conn.execute(
+        sa.select(sa.func.count()).where(lin.artifact_id == record.id, lin.direction == "in")
+    ).scalar()
+    try:
+        profile = column_profile(ws, record)
+    except ArtifactError as err:  # bytes gone or corrupted: show the record anyway
+        profile = {"columns": {}, "note": f"not computed: {err}"}
+    uses = [
+        {
+            "model": v.name,
+            "version": v.version,
+            "role": "model"
+            if v.artifact_id == record.id
+            else ", ".join(k for k, a in v.data.items() if a == record.id),
+            "aliases": list(v.aliases),
+        }
+        for v in ModelStore(meta).versions_of_artifact(record.id)
+    ]
+    data = dataclasses.asdict(record)
+    data.pop("producer_id")
+    return {
+        **data,
+        "producer": producer,
+        "consumers": int(consumers or 0),
+        "profile": profile,
+        "models": uses,
+    }
+
+
+# -- models --------------------------------------------------------------------------------------
+
+
+def models(ws: Workspace) -> list[dict[str, Any]]:
+    """Every registered model: version count, latest version, aliases."""
+    store = ModelStore(ws.metadata)
+    found: dict[str, dict[str, Any]] = {}
+    for v in store.versions():
+        entry = found.setdefault(
+            v.name, {"name": v.name, "versions": 0, "aliases": {}, "updated_at": v.created_at}
+        )
+        entry["versions"] += 1
+        entry["latest"] = v.version
+        entry["metrics"] = v.metrics
+        entry["updated_at"] = max(entry["updated_at"], v.created_at)
+        for alias in v.aliases:
+            entry["aliases"][alias] = v.version
+    return list(found.values())
+
+
+def model_detail(ws: Workspace, name: str) -> dict[str, Any]:
+    """A model's versions (newest first) with lineage, its aliases and their history."""
+    meta = ws.metadata
+    store = ModelStore(meta)
+    versions = store.versions(name)
+    if not versions:
+        raise NotFoundError(f"no model named {name!r} is registered")
+    r, s, ref = t.runs.c, t.step_runs.c, t.model_references.c
+    run_ids = sorted({v.run_id for v in versions if v.run_id})
+    runs = {
+        row.id: dict(row._mapping)
+        for row in meta.conn.execute(
+            sa.select(
+                r.id,
+                r.pipeline,
+                r.status,
+                r.started_at,
+                r.git_commit,
+                r.git_dirty,
+                r.source_file,
+                r.pipeline_ref,
+            ).where(r.id.in_(run_ids))
+        )
+    }
+    step_ids = sorted({v.step_run_id for v in versions if v.step_run_id})
+    steps = dict(meta.conn.execute(sa.select(s.id, s.node).where(s.id.in_(step_ids))).all())
+    referenced = {
+        row.version
+        for row in meta.conn.execute(sa.select(ref.version).where(ref.name == name)).all()
+    }
+    aliases: dict[str, int] = {}
+    out = []
+    for v in sorted(versions, key=lambda v: v.version, reverse=True):
+        for alias in v.aliases:
+            aliases[alias] = v.version
+        out.append(
+            {
+                **dataclasses.asdict(v),
+                "aliases": list(v.aliases),
+                "run": runs.get(v.run_id) if v.run_id else None,
+                "step": steps.get(v.step_run_id) if v.step_run_id else None,
+                "has_reference": v.version in referenced,
+            }
+        )
+    history = [dataclasses.asdict(e) for e in reversed(store.history(name))]
+    return {"name": name, "versions": out, "aliases": aliases, "history": history}
+
+
+# -- monitoring ----------------------------------------------------------------------------------
+
+
+def monitoring_overview(ws: Workspace, limit: int = 100) -> dict[str, Any]:
+    """Monitored models and the latest trigger firings (with the runs they started)."""
+    meta = ws.metadata
+    triggers = [dataclasses.asdict(e) for e in TriggerStore(meta).history(limit=limit)]
+    return {"models": monitored_models(meta), "triggers": triggers}
+
+
+def monitoring_model(ws: Workspace, model: str, since: float | None) -> dict[str, Any]:
+    from conveyor.ui.monitoring import series
+
+    data = series(ws.metadata, model, since)
+    data["latest"] = latest_report(ws.metadata, model)
+    if not data["drift_share"] and data["latest"] is None:
+        raise NotFoundError(f"no monitoring results for model {model!r}")
+    return data
