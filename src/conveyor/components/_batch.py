@@ -74,8 +74,14 @@ def predict_file(ref: str, source: Path, target: Path, proba: bool = False) -> i
 
     frame, _ = read_source(str(source))
     result, _ = score(ref, frame, proba)
-    if target.suffix.lower() == ".csv":
-        result.to_csv(target, index=False)
-    else:
-        result.to_parquet(target, index=False)
+    partial = target.with_name(f".{target.name}.partial")  # no half-written file at `target`
+    try:
+        if target.suffix.lower() == ".csv":
+            result.to_csv(partial, index=False)
+        else:
+            result.to_parquet(partial, index=False)
+        partial.replace(target)
+    except OSError as err:
+        partial.unlink(missing_ok=True)
+        raise ParameterError(f"predict: cannot write {str(target)!r}: {err}") from None
     return len(result)

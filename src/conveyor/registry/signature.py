@@ -26,6 +26,7 @@ __all__ = ["Field", "InputSchema"]
 _ABSENT = object()  # a column missing from a row (reported once as "missing column")
 #: how many field errors one response lists at most
 MAX_ERRORS = 20
+_INT64 = (-(2**63), 2**63)
 
 _KINDS = {
     "float": "float", "float64": "float", "float32": "float", "float16": "float", "double": "float",
@@ -65,6 +66,8 @@ class Field:
             ok = (isinstance(value, int) and not isinstance(value, bool)) or (
                 isinstance(value, float) and value.is_integer()
             )
+            if ok and not _INT64[0] <= value < _INT64[1]:  # the frame holds int64
+                return f"{_show(value)} is out of the 64-bit integer range"
             return None if ok else f"must be an integer, got {_show(value)}"
         if kind == "bool":
             return None if isinstance(value, bool) else f"must be true or false, got {_show(value)}"

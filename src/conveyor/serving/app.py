@@ -34,7 +34,7 @@ __all__ = ["ServeConfig", "create_app"]
 
 logger = logging.getLogger("conveyor.serving")
 
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]", "testserver")
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,10 +52,11 @@ class ServeConfig:
     flush_s: float = 1.0
 
     def hosts(self) -> set[str]:
-        hosts = set(LOCAL_HOSTS) | {h.lower() for h in self.allowed_hosts}
+        names = {h.lower() for h in self.allowed_hosts}
         if self.host not in ("0.0.0.0", "::"):
-            hosts.add(self.host.lower())
-        return hosts
+            names.add(self.host.lower())
+        # a Host header brackets an IPv6 address ([fe80::1]:8000), as the guard compares it
+        return set(LOCAL_HOSTS) | {f"[{n}]" if ":" in n and n[0] != "[" else n for n in names}
 
 
 def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -84,9 +85,11 @@ PREDICT_BODY = {
                         {
                             "type": "object",
                             "required": ["instances"],
+                            "additionalProperties": False,
                             "properties": {
                                 "instances": {
                                     "type": "array",
+                                    "minItems": 1,
                                     "items": {"type": "object", "additionalProperties": True},
                                 }
                             },
@@ -94,9 +97,18 @@ PREDICT_BODY = {
                         {
                             "type": "object",
                             "required": ["columns", "data"],
+                            "additionalProperties": False,
                             "properties": {
-                                "columns": {"type": "array", "items": {"type": "string"}},
-                                "data": {"type": "array", "items": {"type": "array", "items": {}}},
+                                "columns": {
+                                    "type": "array",
+                                    "uniqueItems": True,
+                                    "items": {"type": "string"},
+                                },
+                                "data": {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "items": {"type": "array", "items": {}},
+                                },
                             },
                         },
                     ]
@@ -128,6 +140,7 @@ FEEDBACK_BODY = {
                             "properties": {
                                 "feedback": {
                                     "type": "array",
+                                    "minItems": 1,
                                     "items": {"$ref": "#/components/schemas/FeedbackItem"},
                                 }
                             },
@@ -143,9 +156,10 @@ FEEDBACK_BODY = {
 FEEDBACK_ITEM = {
     "type": "object",
     "required": ["request_id", "label"],
+    "additionalProperties": False,
     "properties": {
         "request_id": {"type": "string", "minLength": 1, "maxLength": 64},
-        "label": {},
+        "label": {"type": ["string", "number", "boolean"]},
         "row": {"type": "integer", "minimum": 0},
     },
 }
@@ -158,9 +172,16 @@ def create_app(config: ServeConfig) -> Any:
     )
     ws = open_workspace(settings)
     registry = ModelRegistry(ws)
-    slot = ModelSlot(registry, config.ref, poll_s=config.poll_s, max_rows=config.max_rows)
-    log = PredictionLog(ws, slot.ref.name, flush_s=config.flush_s)
     metrics = ServerMetrics()
+    slot = ModelSlot(
+        registry,
+        config.ref,
+        poll_s=config.poll_s,
+        max_rows=config.max_rows,
+        # each worker sets the gauge as it swaps: /metrics may be answered by another worker
+        on_load=lambda loaded: metrics.version.labels(loaded.name).set(loaded.version),
+    )
+    log = PredictionLog(ws, slot.ref.name, flush_s=config.flush_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -338,12 +359,13 @@ def _probabilities(loaded: LoadedModel, frame: Any) -> list[dict[str, float]]:
 
 
 def _feedback_items(body: Any) -> tuple[list[tuple[str, int, Any]], list[dict[str, str]]]:
-    entries = body.get("feedback") if isinstance(body, dict) and "feedback" in body else [body]
+    batch = isinstance(body, dict) and "feedback" in body  # body may be any JSON value
+    entries = body["feedback"] if batch else [body]
     if not isinstance(entries, list) or not entries:
         return [], [{"field": "feedback", "message": "must be a non-empty list"}]
     items, errors = [], []
     for i, entry in enumerate(entries):
-        where = f"feedback[{i}]" if len(entries) > 1 or "feedback" in (body or {}) else "body"
+        where = f"feedback[{i}]" if batch else "body"
         if not isinstance(entry, dict):
             errors.append({"field": where, "message": "must be an object"})
             continue

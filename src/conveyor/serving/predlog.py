@@ -181,14 +181,15 @@ def _feedback_frame(entries: list[tuple[Any, ...]]) -> tuple[pd.DataFrame, set[i
 
 
 def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns that mix types (labels given as 1 and "1") are stored as text."""
+    """Columns that mix types (labels given as 1 and "1", or integers beyond int64 beside
+    negative ones) are stored as text: one odd request must not fail a whole segment."""
     import pyarrow as pa
 
     for name in frame.columns:
         if frame[name].dtype == object:
             try:
                 pa.array(frame[name], from_pandas=True)
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
+            except (pa.ArrowException, OverflowError):
                 frame[name] = frame[name].map(lambda v: None if v is None else str(v))
     return frame
 

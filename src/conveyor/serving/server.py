@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import tempfile
 from typing import Any
 
@@ -42,9 +43,17 @@ def serve(config: ServeConfig, port: int = 8000, workers: int = 1, log_level: st
     }
     if workers > 1:
         # one metrics directory for all workers, so /metrics reports the server, not one worker
-        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="conveyor-prom-"))
-        uvicorn.run(
-            "conveyor.serving.server:app_from_env", factory=True, workers=workers, **options
-        )
+        made = None
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            made = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+                prefix="conveyor-prom-"
+            )
+        try:
+            uvicorn.run(
+                "conveyor.serving.server:app_from_env", factory=True, workers=workers, **options
+            )
+        finally:
+            if made is not None:  # ours: no other process reads it once the workers are gone
+                shutil.rmtree(made, ignore_errors=True)
     else:
         uvicorn.run(create_app(config), **options)

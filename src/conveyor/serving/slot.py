@@ -1,8 +1,8 @@
 """The model a server answers with, and the watcher that swaps it when its alias moves.
 
 Requests read `ModelSlot.current` once and use that `LoadedModel` to the end, so a swap (one
-reference assignment, done only after the new version is fully loaded and has answered a warm-up
-prediction) can never hand a request a half-loaded model, and no request waits for a load.
+reference assignment, done only after the new version is fully loaded and its input schema
+built) can never hand a request a half-loaded model, and no request waits for a load.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from conveyor.registry import ModelRegistry, parse_ref
@@ -42,12 +43,19 @@ class ModelSlot:
     """Holds the served version of `ref`; when `ref` names an alias, follows it."""
 
     def __init__(
-        self, registry: ModelRegistry, ref: str, *, poll_s: float = 1.0, max_rows: int = 100_000
+        self,
+        registry: ModelRegistry,
+        ref: str,
+        *,
+        poll_s: float = 1.0,
+        max_rows: int = 100_000,
+        on_load: Callable[[LoadedModel], None] | None = None,
     ) -> None:
         self.registry = registry
         self.ref: ModelRef = parse_ref(ref)
         self.poll_s = poll_s
         self.max_rows = max_rows
+        self.on_load = on_load or (lambda loaded: None)
         self.current: LoadedModel | None = None
         self.last_error: str | None = None
         self._stop = threading.Event()
@@ -58,7 +66,7 @@ class ModelSlot:
         return self.ref.alias is not None
 
     def load(self, version: int | None = None) -> LoadedModel:
-        """Load (and warm up) a version, then make it current."""
+        """Load a version, then make it current."""
         ref = f"{self.ref.name}:{version}" if version is not None else self.ref
         record = self.registry.get(ref)
         model = self.registry.load(f"{record.name}:{record.version}")
@@ -78,6 +86,7 @@ class ModelSlot:
         )
         self.current = loaded  # the swap: one reference assignment
         self.last_error = None
+        self.on_load(loaded)
         return loaded
 
     def start(self) -> None:
