@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from tests.serving.conftest import ADELIE, FEATURES, GENTOO
 
 from conveyor.metadata.log_store import LogStore
+from conveyor.predictions import read_log
 from conveyor.run.maintenance import collect_garbage
-from conveyor.serving.predlog import PredictionLog, read_log
+from conveyor.serving.predlog import PredictionLog
 from conveyor.workspace import Workspace
 
 HOUR = 3600.0

@@ -111,7 +111,7 @@ def predictions(
       conveyor predictions penguins --feedback --json
     """
     with reported_errors():
-        from conveyor.serving.predlog import read_log
+        from conveyor.predictions import read_log
         from conveyor.workspace import open_workspace
 
         frame = read_log(

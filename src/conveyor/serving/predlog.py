@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.artifacts.values import save_value
 from conveyor.metadata.log_store import LogStore
+from conveyor.predictions import INPUT
 from conveyor.workspace import Workspace
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["PredictionLog", "read_log"]
+__all__ = ["PredictionLog"]
 
 logger = logging.getLogger("conveyor.serving")
-INPUT = "input."
 
 
 class PredictionLog:
@@ -192,28 +192,3 @@ def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
             except (pa.ArrowException, OverflowError):
                 frame[name] = frame[name].map(lambda v: None if v is None else str(v))
     return frame
-
-
-def read_log(
-    ws: Workspace, model: str, kind: str = "predictions", since: float | None = None
-) -> pd.DataFrame:
-    """Every logged record of `model` (of `kind`) at or after `since`, oldest first."""
-    import pandas as pd
-
-    from conveyor.workspace import load_recorded
-
-    frames = [
-        load_recorded(ws, segment.artifact_id, trust=False)
-        for segment in LogStore(ws.metadata).segments(model, kind, since)
-    ]
-    if not frames:
-        columns = ["request_id", "row", "at"] + (
-            ["version", "latency_ms", "prediction", "probabilities"]
-            if kind == "predictions"
-            else ["label"]
-        )
-        return pd.DataFrame({c: [] for c in columns})
-    frame = pd.concat(frames, ignore_index=True)
-    if since is not None:
-        frame = frame[frame["at"] >= since]
-    return frame.sort_values(["at", "request_id", "row"], kind="stable").reset_index(drop=True)
