@@ -40,6 +40,8 @@ _OPTIONS = {
 
 def parse_trigger(table: dict[str, Any], where: str = "conveyor.toml") -> Trigger:
     """A `Trigger` from one `[[triggers]]` table; errors name the trigger and the key."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: each trigger must be a table ([[triggers]]), got {table!r}")
     name = table.get("name")
     label = f"{where}: trigger {name!r}" if name else f"{where}: a trigger"
     if not isinstance(name, str) or not name:

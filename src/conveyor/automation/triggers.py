@@ -8,18 +8,20 @@ construction only stores the arguments; `validate()` checks them; `check()` deci
 
 A check returns a `Firing` — a key that identifies the event (the schedule slot, the content hash,
 the model version and cooldown period) and a reason — or None. The key makes firings idempotent:
-the same event seen twice, or by a restarted watcher, fires once.
+the same event seen twice, or by a restarted watcher, fires once. The first check of a schedule or
+a source is a baseline: recorded (as skipped) so that a restart compares with it, it runs nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from conveyor.exceptions import ConfigError, ConveyorError
+from conveyor.exceptions import ConfigError, ConveyorError, DataError
 
 __all__ = [
     "CheckContext",
@@ -36,6 +38,7 @@ __all__ = [
 class Firing:
     key: str
     reason: str
+    baseline: bool = False  # recorded as "skipped" and launches nothing: what later checks compare
 
 
 @dataclasses.dataclass
@@ -72,10 +75,15 @@ class Schedule:
 
     def check(self, ctx: CheckContext) -> Firing | None:
         from croniter import croniter
+        from dateutil.tz import tzlocal
 
-        slot = croniter(self.cron, dt.datetime.fromtimestamp(ctx.now)).get_prev(float)
+        # an aware time: croniter reads a naive one as UTC, which shifts every slot by the offset
+        now = dt.datetime.fromtimestamp(ctx.now, tzlocal())
+        slot = croniter(self.cron, now).get_prev(float)
         since = float(ctx.last_key) if _is_number(ctx.last_key) else ctx.started_at
         if slot <= since:
+            if not _is_number(ctx.last_key):  # first sight: recorded, a restart knows the start
+                return Firing(repr(slot), f"baseline: schedule '{self.cron}'", baseline=True)
             return None  # a slot missed while the watcher was down fires once, not once a slot
         when = dt.datetime.fromtimestamp(slot).isoformat(timespec="minutes")
         return Firing(repr(slot), f"schedule '{self.cron}' reached {when}")
@@ -97,10 +105,12 @@ class NewData:
 
         digest = _file_hash(self._path(ctx))
         if ctx.last_key is None:  # first sight: the baseline, recorded so restarts know it
-            return Firing(digest, f"baseline: {self.source} has content {digest[:12]}")
-        if digest == ctx.last_key:
+            return Firing(digest, f"baseline: {self.source} has content {digest[:12]}", True)
+        if digest == ctx.last_key.partition(" ")[0]:
             return None
-        return Firing(digest, f"{self.source} changed (content {digest[:12]})")
+        # the key also names the event it follows: content seen before (A → B → A) fires again
+        after = hashlib.sha256(ctx.last_key.encode()).hexdigest()[:16]
+        return Firing(f"{digest} after {after}", f"{self.source} changed (content {digest[:12]})")
 
     def _path(self, ctx: CheckContext) -> str:
         if "://" in self.source or Path(self.source).is_absolute():
@@ -125,13 +135,18 @@ class Drift:
     min_rows: int = 100
 
     def validate(self) -> None:
-        from conveyor.registry import parse_ref
-
-        parse_ref(self.model)
+        _model(self.model)
         _window(self.window)
-        if self.metric != "drift_share" and self.feature is None:
+        where = f"drift trigger on {self.model}"
+        _number(where, "threshold", self.threshold)
+        _count(where, "min_rows", self.min_rows)
+        if self.metric not in _DRIFT_METRICS:
+            raise ConfigError(f"{where}: metric {self.metric!r} is not one of {_DRIFT_METRICS}")
+        if (self.metric == "drift_share") != (self.feature is None):
             raise ConfigError(
-                f"drift trigger on {self.model}: metric {self.metric!r} needs feature="
+                f"{where}: metric {self.metric!r} needs feature="
+                if self.feature is None
+                else f"{where}: feature= needs a feature's metric (psi, ks_statistic, js, chi2)"
             )
 
     def check(self, ctx: CheckContext) -> Firing | None:
@@ -144,14 +159,17 @@ class Drift:
                 self.model, since=since, window=count, window_in_seconds=seconds,
                 ws=ctx.workspace,
             )  # fmt: skip
-        except ConveyorError as err:
+        except DataError as err:  # no live rows yet; a missing model or reference is a fault
             ctx.notes.append(str(err))
             return None
         if report.window["rows"] < self.min_rows:
             ctx.notes.append(f"{report.window['rows']} live rows, fewer than {self.min_rows}")
             return None
         value = self._value(report)
-        if value is None or value < self.threshold:
+        if value is None:
+            ctx.notes.append(f"{report.model} has no {self.metric} for feature {self.feature!r}")
+            return None
+        if value < self.threshold:
             return None
         what = self.metric if self.feature is None else f"{self.feature} {self.metric}"
         return Firing(
@@ -183,10 +201,16 @@ class PerformanceDrop:
     window: str | None = None
 
     def validate(self) -> None:
-        from conveyor.registry import parse_ref
-
-        parse_ref(self.model)
+        _model(self.model)
         _window(self.window)
+        where = f"performance trigger on {self.model}"
+        _number(where, "below", self.below)
+        _count(where, "min_rows", self.min_rows)
+        if self.metric not in ("accuracy", "f1"):  # mae and rmse rise as a model gets worse
+            raise ConfigError(
+                f"{where}: metric {self.metric!r}: a drop is watched on accuracy or f1 "
+                "(the live metrics of a classifier)"
+            )
 
     def check(self, ctx: CheckContext) -> Firing | None:
         from conveyor.monitoring.monitor import monitor
@@ -194,11 +218,13 @@ class PerformanceDrop:
         count, seconds = _window(self.window)
         try:
             report = monitor(self.model, window=count, window_in_seconds=seconds, ws=ctx.workspace)
-        except ConveyorError as err:
+        except DataError as err:  # no live rows yet; a missing model or reference is a fault
             ctx.notes.append(str(err))
             return None
         performance = report.performance
-        if performance is None or performance["rows"] < self.min_rows:
+        rows = 0 if performance is None else performance["rows"]
+        if performance is None or rows < self.min_rows:
+            ctx.notes.append(f"{rows} labelled rows, fewer than {self.min_rows}")
             return None
         value = performance["metrics"].get(self.metric)
         if value is None or value >= self.below:
@@ -223,6 +249,27 @@ def _window(text: str | None) -> tuple[float | None, bool]:
     if len(text) > 1 and text[-1] in units and _is_number(text[:-1]):
         return float(text[:-1]) * units[text[-1]], True
     raise ConfigError(f"window {text!r}: give a row count (500) or a duration (30m, 2h)")
+
+
+_DRIFT_METRICS = ("drift_share", "psi", "ks_statistic", "js", "chi2")  # higher: more drift
+
+
+def _model(ref: Any) -> None:
+    from conveyor.registry import parse_ref
+
+    if not isinstance(ref, str):
+        raise ConfigError(f"model must be a reference like 'churn@production', got {ref!r}")
+    parse_ref(ref)
+
+
+def _number(where: str, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{where}: {name} must be a number, got {value!r}")
+
+
+def _count(where: str, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{where}: {name} must be a whole number >= 1, got {value!r}")
 
 
 def _is_number(text: Any) -> bool:
@@ -260,8 +307,13 @@ class Trigger:
         path = Path(file) if root is None or Path(file).is_absolute() else root / file
         if not path.is_file():
             raise ConfigError(f"{where}: pipeline file {file!r} does not exist")
-        if self.cooldown_s < 0 or self.max_concurrent < 1 or self.check_every_s <= 0:
-            raise ConfigError(f"{where}: cooldown_s >= 0, max_concurrent >= 1, check_every_s > 0")
+        _number(where, "cooldown_s", self.cooldown_s)
+        _number(where, "check_every_s", self.check_every_s)
+        _count(where, "max_concurrent", self.max_concurrent)
+        if not isinstance(self.params, Mapping):
+            raise ConfigError(f"{where}: params must be a mapping, got {self.params!r}")
+        if self.cooldown_s < 0 or self.check_every_s <= 0:
+            raise ConfigError(f"{where}: needs cooldown_s >= 0 and check_every_s > 0")
         if not hasattr(self.condition, "check"):
             raise ConfigError(
                 f"{where}: condition must be Schedule, Drift, NewData or PerformanceDrop"

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from conveyor.automation.triggers import CheckContext, NewData, Trigger
+from conveyor.automation.triggers import CheckContext, Trigger
 from conveyor.exceptions import ConveyorError
 from conveyor.metadata.trigger_store import TriggerEvent, TriggerStore
 from conveyor.workspace import Workspace, open_workspace
@@ -62,6 +62,8 @@ class Watcher:
         self.faulty: dict[str, str] = {}  # trigger name → why it is not watched / last failure
         self._children: list[_Child] = []
         self._next_check: dict[str, float] = {}
+        self._notes: dict[str, list[str]] = {}
+        self._waiting: set[str] = set()  # held back by max_runs at their last check
         self._logs = self.ws.settings.home / "triggers"
         names = [t.name for t in triggers]
         for trigger in triggers:
@@ -70,7 +72,8 @@ class Watcher:
                 self.triggers.append(trigger)
             else:
                 self.faulty[trigger.name] = problem
-                self.echo(f"trigger {trigger.name!r} is not watched: {problem}")
+                said = problem.removeprefix(f"trigger {trigger.name!r}: ")
+                self.echo(f"trigger {trigger.name!r} is not watched: {said}")
 
     def _problem(self, trigger: Trigger, names: list[str]) -> str | None:
         if names.count(trigger.name) > 1:
@@ -119,7 +122,8 @@ class Watcher:
         now = time.time() if now is None else now
         self._reap()
         fired = []
-        for trigger in self.triggers:
+        # the ones held back by --max-runs go first: no trigger starves the others
+        for trigger in sorted(self.triggers, key=lambda t: t.name not in self._waiting):
             if now < self._next_check.get(trigger.name, 0.0):
                 continue
             self._next_check[trigger.name] = now + trigger.check_every_s
@@ -130,8 +134,12 @@ class Watcher:
 
     def _check(self, trigger: Trigger, now: float) -> TriggerEvent | None:
         running = sum(1 for c in self._children if c.trigger == trigger.name)
-        if running >= trigger.max_concurrent or len(self._children) >= self.max_runs:
+        if running >= trigger.max_concurrent:
             return None
+        if len(self._children) >= self.max_runs:
+            self._waiting.add(trigger.name)
+            return None
+        self._waiting.discard(trigger.name)
         last = self.store.last(trigger.name)
         fired = self._last_firing(trigger.name)
         if fired is not None and now - fired.fired_at < trigger.cooldown_s:
@@ -153,17 +161,18 @@ class Watcher:
             self.faulty[trigger.name] = message
             return None
         self.faulty.pop(trigger.name, None)
-        for note in ctx.notes:
-            self.echo(f"trigger {trigger.name!r}: {note}")
+        if ctx.notes != self._notes.get(trigger.name):  # said once, not at every check
+            for note in ctx.notes:
+                self.echo(f"trigger {trigger.name!r}: {note}")
+        self._notes[trigger.name] = ctx.notes
         if firing is None:
             return None
-        baseline = isinstance(trigger.condition, NewData) and last is None
         event = self.store.claim(
             trigger.name, firing.key, firing.reason, trigger.pipeline, dict(trigger.params)
         )
         if event is None:
             return None  # this event already fired (a duplicate, or before a restart)
-        if baseline:
+        if firing.baseline:
             self.store.update(event.id, status="skipped", finished_at=time.time())
             return None
         self.echo(f"trigger {trigger.name!r} fired: {firing.reason}")
@@ -182,8 +191,13 @@ class Watcher:
         out = self._logs / f"{event.id}.json"
         command = [*_conveyor(), "run", event.pipeline or "", "--params", str(params), "--json"]
         with open(out, "wb") as stdout, open(self._logs / f"{event.id}.log", "wb") as stderr:
-            process = subprocess.Popen(
-                command, cwd=self.root, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL
+            process = subprocess.Popen(  # a session of its own: Ctrl-C stops the watcher only
+                command,
+                cwd=self.root,
+                stdout=stdout,
+                stderr=stderr,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         self.store.update(event.id, pid=process.pid, host=self.host)
         self._children.append(_Child(event, trigger, process, out))
