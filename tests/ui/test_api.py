@@ -190,7 +190,7 @@ def test_monitoring_series_latest_report_and_triggers(api: httpx.Client, filled:
     assert latest["window_start"] is not None and latest["rows"] == 333
     assert {f["feature"] for f in latest["features"]} == set(p.NUMERIC)
     histograms = api.get("/api/monitoring/penguins/histograms").json()
-    assert histograms["source"] == "log"  # the latest report's window, read again
+    assert histograms["source"] == "report"  # the distributions the report stored
     bill = next(f for f in histograms["features"] if f["feature"] == "bill_length_mm")
     assert bill["drifted"] is True and len(bill["labels"]) == len(bill["current"])
     assert sum(bill["reference"]) == pytest.approx(1.0)

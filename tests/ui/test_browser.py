@@ -141,7 +141,7 @@ def test_models_monitoring_and_api_pages(tab: Tab, filled: Project) -> None:
     page = tab.open("/monitoring/penguins", "monitor")
     page.wait_for_selector("#histograms .chart")
     assert page.locator("#histograms .chart").count() == 4
-    assert "Recomputed from the prediction-log window" in page.inner_text("#histogram-note")
+    assert "The distributions the latest report compared" in page.inner_text("#histogram-note")
     assert page.locator("#feature-drift .chart").count() == 4
     assert page.locator("#latest-features tr[data-feature='bill_length_mm'] .drifted").count()
     tab.shoot("monitoring")

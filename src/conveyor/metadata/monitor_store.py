@@ -28,6 +28,7 @@ class MonitorResult:
     metric: str
     value: float | None
     drifted: bool | None
+    details: str | None = None  # JSON, for kind "histogram": the distributions compared
 
 
 class MonitorStore:

@@ -238,6 +238,7 @@ monitor_results = sa.Table(
     sa.Column("metric", sa.String(64), nullable=False),  # psi, ks_pvalue, drift_share, accuracy...
     sa.Column("value", sa.Float),
     sa.Column("drifted", sa.Boolean),
+    sa.Column("details", sa.Text),  # JSON: a drifted feature's reference and current histogram
     sa.Index("ix_monitor_results_model_at", "model", "at"),
 )
 

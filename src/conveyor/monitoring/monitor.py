@@ -11,6 +11,7 @@ the ones it was registered with. Every number is stored as a time series (`Monit
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 import uuid
@@ -238,6 +239,12 @@ def _rows(report: MonitorReport) -> list[MonitorResult]:
     for feature in report.features:
         for metric, value in feature["statistics"].items():
             rows.append(row("drift", feature["feature"], metric, value, feature["drifted"]))
+        if feature["histogram"]:  # what the report compared, for the dashboard's plots
+            kept = dataclasses.replace(
+                row("histogram", feature["feature"], "histogram", None, feature["drifted"]),
+                details=json.dumps({"kind": feature["kind"], **feature["histogram"]}),
+            )
+            rows.append(kept)
     if report.prediction is not None:
         for metric, value in report.prediction["statistics"].items():
             rows.append(row("prediction", None, metric, value, report.prediction["drifted"]))

@@ -10,6 +10,7 @@ page shows the reference distributions captured at registration, and says so.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -66,6 +67,8 @@ def series(meta: MetadataStore, model: str, since: float | None = None) -> dict[
     other: dict[str, dict[str, list[list[Any]]]] = {}
     for r in MonitorStore(meta).series(model, since=since):
         point = [r.at, r.value, r.drifted, r.version, r.report_id]
+        if r.kind == "histogram":
+            continue  # distributions, not a number over time: see `histograms`
         if r.kind == "drift" and r.feature is None:
             dataset.append(
                 {"at": r.at, "value": r.value, "drifted": r.drifted, "version": r.version}
@@ -104,6 +107,8 @@ def latest_report(meta: MetadataStore, model: str) -> dict[str, Any] | None:
         "quality": {},
     }
     for r in rows:
+        if r.kind == "histogram":
+            continue
         if r.kind == "drift" and r.feature is None:
             report["drift_share"], report["drifted"] = r.value, r.drifted
         elif r.kind == "drift":
@@ -127,8 +132,8 @@ def histograms(ws: Workspace, model: str) -> dict[str, Any]:
     with _LOCK:
         if first.report_id in _CACHE:
             return _CACHE[first.report_id]
-    result = None
-    if first.window_start is not None and first.window_end is not None:
+    result = _stored(rows)
+    if result is None and first.window_start is not None and first.window_end is not None:
         result = _recomputed(ws, model, first)
     if result is None:
         result = _reference_only(ws, model, first)
@@ -137,6 +142,30 @@ def histograms(ws: Workspace, model: str) -> dict[str, Any]:
         while len(_CACHE) > 16:
             _CACHE.popitem(last=False)
     return result
+
+
+def _stored(rows: list[Any]) -> dict[str, Any] | None:
+    """The histograms the report stored with its numbers (reports since schema 0006)."""
+    kept = [r for r in rows if r.kind == "histogram" and r.details]
+    if not kept:
+        return None
+    features = []
+    for r in kept:
+        histogram = json.loads(r.details)
+        features.append(
+            {
+                "feature": r.feature,
+                "kind": histogram.pop("kind", "numeric"),
+                "drifted": bool(r.drifted),
+                **_bins(histogram),
+            }
+        )
+    return {
+        "report_id": rows[0].report_id,
+        "source": "report",
+        "note": f"The distributions the latest report compared ({rows[0].rows} live rows).",
+        "features": features,
+    }
 
 
 def _recomputed(ws: Workspace, model: str, first: Any) -> dict[str, Any] | None:

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("metric", sa.String(length=64), nullable=False),
         sa.Column("value", sa.Float(), nullable=True),
         sa.Column("drifted", sa.Boolean(), nullable=True),
+        sa.Column("details", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("monitor_results") as batch:
