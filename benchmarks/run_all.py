@@ -1,17 +1,19 @@
 """Run every benchmark, one after the other: `make bench`.
 
-    .venv/bin/python benchmarks/run_all.py            # the full set, ~4-6 minutes on 2 cores
-    .venv/bin/python benchmarks/run_all.py --quick    # fewer repetitions, ~3 minutes
+    .venv/bin/python benchmarks/run_all.py            # the full set, ~8-10 minutes on 2 cores
+    .venv/bin/python benchmarks/run_all.py --quick    # fewer repetitions, ~5 minutes
     .venv/bin/python benchmarks/run_all.py b1 startup # a subset
 
 Order: start-up first (it is the most sensitive to a busy machine), then B3, then B1 (which builds
 `benchmarks/.venv-peers` on first use, ~1-2 minutes more), then B2 (the metadata store on SQLite
 and PostgreSQL), then B4 (schema inference and validation, against pandas and pandera), then B5
-(the penguins example end to end, whole processes), then the profile of B1's chain. Before
-each, it waits up to `--wait-quiet` seconds for other processes to leave the CPUs idle (then runs
-anyway, and the benchmark prints a warning). The
-console output is also written to `benchmarks/results/latest.md`, with each benchmark's command,
-for updating the tables in benchmarks/README.md; JSON results are beside it.
+(the penguins example end to end, whole processes), then B6 (`conveyor serve` under HTTP load
+against MLflow, BentoML and a bare FastAPI app; it builds `benchmarks/.venv-mlflow` on first use,
+~1 minute more, and wants `wrk` installed), then the profile of B1's chain. Before each, it waits
+up to `--wait-quiet` seconds for other processes to leave the CPUs idle (then runs anyway, and the
+benchmark prints a warning). The console output is also written to
+`benchmarks/results/latest.md`, with each benchmark's command, for updating the tables in
+benchmarks/README.md; JSON results are beside it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ FULL = {
     "b2": ["b2_metadata.py"],
     "b4": ["b4_schema.py"],
     "b5": ["b5_penguins.py"],
+    "b6": ["b6_serving.py"],
     "profile": ["profile_chain.py"],
 }
 QUICK = {
@@ -39,6 +42,7 @@ QUICK = {
     "b2": ["b2_metadata.py", "--steps", "1000", "--runs", "100000"],
     "b4": ["b4_schema.py", "--repeat", "1"],
     "b5": ["b5_penguins.py", "--rounds", "1"],
+    "b6": ["b6_serving.py", "--duration", "3"],
     "profile": ["profile_chain.py"],
 }
 TIMEOUT_S = 15 * 60  # for each benchmark; the whole set stays well under this
