@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import logging
 import time
 import uuid
@@ -188,6 +189,8 @@ def create_app(config: ServeConfig) -> Any:
         slot.start()
         log.start()
         _version_gauge()
+        gc.collect()  # the model and the app are long-lived: keep them out of every collection
+        gc.freeze()
         try:
             yield
         finally:
