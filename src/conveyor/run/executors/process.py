@@ -37,6 +37,10 @@ def _init_worker(path: list[str]) -> None:
     task_module.WORKER_MEMO = task_module.WorkerMemo()
 
 
+def _ready() -> None:
+    return None
+
+
 def _run(payload: bytes) -> TaskResult:
     import cloudpickle
 
@@ -78,15 +82,21 @@ class ProcessExecutor:
         self._cpu = 0.0
         self._memory = 0
         self._running = 0
+        self._closed = False
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
+        pool = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
             initargs=(list(sys.path),),
         )
+        # Start every worker now (the pool starts one per submitted task otherwise): spawning and
+        # importing take ~0.1-0.5 s, better spent while the runner traces and opens its stores.
+        for _ in range(self.workers):
+            pool.submit(_ready)
+        return pool
 
     def can_submit(self, resources: Resources | None = None) -> bool:
         need = resources or Resources()
@@ -116,16 +126,21 @@ class ProcessExecutor:
     def _attempt(
         self, payload: bytes, outer: Future[TaskResult], need: Resources, retries: int
     ) -> None:
+        pool = self._pool
         try:
-            inner = self._pool.submit(_run, payload)
-        except (BrokenProcessPool, RuntimeError):
-            self._replace_pool()
-            inner = self._pool.submit(_run, payload)
+            inner = pool.submit(_run, payload)
+        except (BrokenProcessPool, RuntimeError):  # broke since, or replaced by another task
+            pool = self._replace_pool(pool)
+            inner = pool.submit(_run, payload)
 
         def done(future: Future[TaskResult]) -> None:
+            if future.cancelled():  # shut down before it started
+                self._release(need)
+                outer.cancel()
+                return
             error = future.exception()
-            if isinstance(error, BrokenProcessPool) and retries > 0:
-                self._replace_pool()
+            if isinstance(error, BrokenProcessPool) and retries > 0 and not self._closed:
+                self._replace_pool(pool)
                 self._attempt(payload, outer, need, retries - 1)
                 return
             self._release(need)
@@ -138,12 +153,15 @@ class ProcessExecutor:
 
         inner.add_done_callback(done)
 
-    def _replace_pool(self) -> None:
+    def _replace_pool(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
+        """The pool to use instead of `broken`: every task of a broken pool fails with it, and
+        each asks; only the first replaces it (the others must not shut the new one down)."""
         with self._lock:
-            broken = self._pool
-            if getattr(broken, "_broken", False):
+            if self._pool is broken:
                 self._pool = self._new_pool()
+            pool = self._pool
         broken.shutdown(wait=False, cancel_futures=False)
+        return pool
 
     def _release(self, need: Resources) -> None:
         with self._lock:
@@ -152,7 +170,9 @@ class ProcessExecutor:
             self._memory -= need.memory
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._closed = True
+        # Idle workers exit on their own; waiting for that would only delay the run's return.
+        self._pool.shutdown(wait=self._running > 0, cancel_futures=True)
 
 
 def _died(error: BaseException) -> TaskResult:
