@@ -9,7 +9,9 @@ Order: start-up first (it is the most sensitive to a busy machine), then B3, the
 and PostgreSQL), then B4 (schema inference and validation, against pandas and pandera), then B5
 (the penguins example end to end, whole processes), then B6 (`conveyor serve` under HTTP load
 against MLflow, BentoML and a bare FastAPI app; it builds `benchmarks/.venv-mlflow` on first use,
-~1 minute more, and wants `wrk` installed), then the profile of B1's chain. Before each, it waits
+~1 minute more, and wants `wrk` installed), then B7 (drift against Evidently, in its own
+`benchmarks/.venv-evidently`), B8 (the dashboard's first render in Chromium on 100,000 runs), B9
+(process and Ray executors, map items), then the profile of B1's chain. Before each, it waits
 up to `--wait-quiet` seconds for other processes to leave the CPUs idle (then runs anyway, and the
 benchmark prints a warning). The console output is also written to
 `benchmarks/results/latest.md`, with each benchmark's command, for updating the tables in
@@ -33,6 +35,9 @@ FULL = {
     "b4": ["b4_schema.py"],
     "b5": ["b5_penguins.py"],
     "b6": ["b6_serving.py"],
+    "b7": ["b7_drift.py"],
+    "b8": ["b8_ui.py"],
+    "b9": ["b9_scale.py"],
     "profile": ["profile_chain.py"],
 }
 QUICK = {
@@ -43,6 +48,9 @@ QUICK = {
     "b4": ["b4_schema.py", "--repeat", "1"],
     "b5": ["b5_penguins.py", "--rounds", "1"],
     "b6": ["b6_serving.py", "--duration", "3"],
+    "b7": ["b7_drift.py", "--repeat", "1"],
+    "b8": ["b8_ui.py", "--loads", "3"],
+    "b9": ["b9_scale.py", "--repeat", "1"],
     "profile": ["profile_chain.py"],
 }
 TIMEOUT_S = 15 * 60  # for each benchmark; the whole set stays well under this
