@@ -90,11 +90,16 @@ def _line(points: Sequence[tuple[float, float]], threshold: float | None = None)
     )
 
 
+def _number(value: float) -> str:
+    """A short axis label: whole numbers from a thousand up, 3 significant digits below."""
+    return f"{value:.0f}" if 1e3 <= abs(value) < 1e7 else f"{value:.3g}"
+
+
 def _feature_card(feature: dict[str, Any]) -> str:
     hist = feature.get("histogram") or {}
     if "edges" in hist:
         edges = hist["edges"]
-        labels = [f"{edges[i]:.3g}" for i in range(len(edges) - 1)]
+        labels = [_number(edges[i]) for i in range(len(edges) - 1)]
     else:
         labels = hist.get("categories", [])
     plot = _bars(labels, hist.get("reference", []), hist.get("current", [])) if labels else ""
