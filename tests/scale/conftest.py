@@ -21,10 +21,6 @@ from ._servers import MotoServer, RayCluster
 EXECUTORS = ["local", "process", pytest.param("ray", marks=pytest.mark.ray)]
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "ray: runs on the session's two-node Ray cluster")
-
-
 @pytest.fixture(scope="session")
 def ray_cluster(moto_server: MotoServer) -> Iterator[RayCluster]:
     """A two-node Ray cluster on 127.0.0.1; this process's drivers (and its children) join it.
