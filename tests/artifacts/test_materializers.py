@@ -498,3 +498,22 @@ def test_registry_digest_is_stable_and_follows_versions() -> None:
     one.register(Point, PointMaterializer())
     two.register(Point, PointV2())
     assert one.digest() != two.digest()
+
+
+def test_a_registry_ships_to_a_fresh_process_whatever_types_it_has_seen() -> None:
+    """Tasks carry the registry to workers; a type resolved earlier (a lock's) must not go along."""
+    import subprocess
+    import sys
+    import threading
+
+    import cloudpickle
+
+    registry = _builtin_registry()
+    registry.candidates(threading.Lock())  # a step once returned a lock
+    payload = cloudpickle.dumps(registry)
+    load = "import cloudpickle, sys; print(cloudpickle.loads(sys.stdin.buffer.read()).digest())"
+    child = subprocess.run(
+        [sys.executable, "-c", load], input=payload, capture_output=True, check=False
+    )
+    assert child.returncode == 0, child.stderr.decode()
+    assert child.stdout.decode().strip() == registry.digest()

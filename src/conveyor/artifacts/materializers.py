@@ -388,6 +388,11 @@ class MaterializerRegistry:
             found = self._resolved[cls] = tuple(chain)
         return found
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The per-type cache stays behind when a task ships to a worker: it may hold any type a
+        # step ever returned, some of which (a lock's type, say) cannot be rebuilt elsewhere.
+        return {**self.__dict__, "_resolved": {}}
+
     def get(self, name: str) -> Materializer:
         try:
             return self._by_name[name]
