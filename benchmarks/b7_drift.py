@@ -27,7 +27,9 @@ reading is not timed. Best of `--repeat`:
 Same tests, not the same numbers: Evidently's PSI bins numeric columns into Sturges' equal-width
 bins over reference and current together (Conveyor: the reference's deciles, open-ended) and its
 Jensen-Shannon distance uses the natural log (Conveyor: base 2, so Evidently's is 0.83x
-Conveyor's). Per-feature verdicts are compared, with both statistics printed beside them.
+Conveyor's). Per-feature verdicts are compared, with both statistics printed beside them, and
+Conveyor runs a second time with `DriftThresholds(psi_bins="sturges")`, Evidently's binning, to
+tell a difference of binning from a difference of computation.
 
 `--profile` adds where Conveyor's time goes, one part at a time on the same columns. Building
 Evidently's environment the first time adds about 30 s (only the package index is reached).
@@ -141,13 +143,13 @@ def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
 # -- Conveyor --------------------------------------------------------------------------------------
 
 
-def conveyor_times(folder: Path, repeat: int) -> dict[str, Any]:
+def conveyor_times(folder: Path, repeat: int, bins: str = "deciles") -> dict[str, Any]:
     import pandas as pd
 
     from conveyor.monitoring.drift import DriftThresholds, dataset_drift
 
     reference, current, features, categorical = read_data(folder)
-    thresholds = DriftThresholds(psi=PSI, js=JS)
+    thresholds = DriftThresholds(psi=PSI, js=JS, psi_bins=bins)
     dataset_drift(reference[:1000], current[:1000], features, categorical)  # imports scipy
     seconds, (results, verdict) = best_of(
         repeat, lambda: dataset_drift(reference, current, features, categorical, thresholds)
@@ -292,26 +294,26 @@ def report(results: dict[str, dict[str, Any]]) -> None:
     print(table(["tool", "environment", "seconds", "Evidently / tool"], rows))
 
 
-def verdicts(results: dict[str, dict[str, Any]]) -> tuple[int, int]:
-    """Print each feature's statistic and verdict per tool; (agreeing, features)."""
+def verdicts(results: dict[str, dict[str, Any]], peer: str) -> dict[str, int]:
+    """Print each feature's statistic and verdict per tool; features agreeing with `peer`."""
     labels = list(results)
     features = list(results[labels[0]]["features"])
     headers = ["feature", "kind", "shift"]
     for label in labels:
         headers += [f"{label}: PSI / JS", "drift"]
-    rows, agree = [], 0
+    rows = []
+    agree = dict.fromkeys((label for label in labels if label != peer), 0)
     for name in features:
         first = results[labels[0]]["features"][name]
         row = [name, first["kind"], SHIFTED.get(name, "-")]
-        calls = set()
         for label in labels:
             entry = results[label]["features"][name]
             row += [f"{entry['value']:.4f}", "yes" if entry["drifted"] else "no"]
-            calls.add(entry["drifted"])
-        agree += len(calls) == 1
+            if label in agree:
+                agree[label] += entry["drifted"] == results[peer]["features"][name]["drifted"]
         rows.append(row)
     print(table(headers, rows))
-    return agree, len(features)
+    return agree
 
 
 def explain(folder: Path, feature: str, results: dict[str, dict[str, Any]]) -> str:
@@ -367,7 +369,9 @@ def main() -> None:
         folder = Path(tmp)
         write_data(folder, args.reference_rows, args.rows)
         results: dict[str, dict[str, Any]] = {"Conveyor": conveyor_times(folder, args.repeat)}
+        results["Conveyor, sturges bins"] = conveyor_times(folder, args.repeat, bins="sturges")
         versions: dict[str, Any] = {}
+        peer = ""
         if not args.no_evidently:
             import peers
 
@@ -375,7 +379,8 @@ def main() -> None:
                 "conveyor", folder, args.repeat
             )
             evidently = in_evidently_env("evidently", folder, args.repeat)
-            results[f"Evidently {evidently['version']}"] = evidently
+            peer = f"Evidently {evidently['version']}"
+            results[peer] = evidently
             versions = peers.versions(evidently_env())
         if args.profile:
             profile = conveyor_profile(folder, args.repeat)
@@ -383,15 +388,19 @@ def main() -> None:
             name
             for name, entry in results["Conveyor"]["features"].items()
             if entry["kind"] == "numeric"
-            and len({r["features"][name]["drifted"] for r in results.values()}) > 1
+            and peer
+            and entry["drifted"] != results[peer]["features"][name]["drifted"]
         ]
         explained = [explain(folder, name, results) for name in disagreeing]
 
     print()
     report(results)
     print()
-    agree, total = verdicts(results)
-    print(f"\nverdicts agreeing across tools: {agree} of {total} features")
+    total = len(results["Conveyor"]["features"])
+    agree = verdicts(results, peer) if peer else {}
+    print()
+    for label, count in agree.items():
+        print(f"verdicts of {label} agreeing with {peer}: {count} of {total} features")
     for label, res in results.items():
         print(f"  {label}: dataset drift share {res['share']:.2f}")
     for line in explained:

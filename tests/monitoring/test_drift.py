@@ -54,3 +54,23 @@ def test_thresholds_are_the_lines_the_verdicts_use() -> None:
     }  # fmt: skip
     strict = DriftThresholds(psi=0.05, pvalue=1e-300)  # the test must also reject
     assert not dataset_drift(*frames, ["x"], thresholds=strict)[0][0].drifted
+
+
+def test_psi_on_deciles_sees_a_heavy_tails_shift_that_equal_width_bins_miss() -> None:
+    rng = np.random.default_rng(5)
+    frames = (
+        pd.DataFrame({"x": rng.lognormal(0, 1.0, 20_000)}),
+        pd.DataFrame({"x": rng.lognormal(0.75, 1.0, 20_000)}),  # every value × e^0.75
+    )
+    deciles = dataset_drift(*frames, ["x"])[0][0]
+    sturges = dataset_drift(*frames, ["x"], thresholds=DriftThresholds(psi_bins="sturges"))[0][0]
+    assert deciles.drifted and deciles.statistics["psi"] > 0.3
+    # Equal-width bins over both samples: nearly every row lands in the first bin.
+    assert len(sturges.histogram["edges"]) - 1 == int(np.ceil(np.log2(40_000))) + 1
+    assert sturges.histogram["reference"][0] > 0.9 and not sturges.drifted
+    assert sturges.statistics["ks_statistic"] == deciles.statistics["ks_statistic"]
+
+
+def test_an_unknown_psi_binning_is_refused() -> None:
+    with pytest.raises(ValueError, match="psi_bins"):
+        DriftThresholds(psi_bins="quartiles")

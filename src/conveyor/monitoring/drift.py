@@ -34,6 +34,14 @@ class DriftThresholds:
     js: float = 0.1
     share: float = 0.5  # of features drifted → the dataset drifted
     pvalue: float = 0.01  # and the KS / chi-squared test must reject "same distribution"
+    # PSI's bins: the reference's deciles (default: every bin holds a tenth of the reference, so a
+    # heavy tail's shift shows), or "sturges": equal-width bins over both samples, as Evidently
+    # bins, for numbers comparable with a report made there.
+    psi_bins: str = "deciles"
+
+    def __post_init__(self) -> None:
+        if self.psi_bins not in ("deciles", "sturges"):
+            raise ValueError(f"psi_bins must be 'deciles' or 'sturges', not {self.psi_bins!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +71,7 @@ def _shares(counts: np.ndarray) -> np.ndarray:
 def numeric_drift(
     name: str, reference: np.ndarray, current: np.ndarray, thresholds: DriftThresholds
 ) -> FeatureDrift:
-    """PSI on reference deciles and KS between two numeric samples (missing values dropped)."""
+    """PSI (bins: `thresholds.psi_bins`) and KS of two numeric samples, missing values dropped."""
     import numpy as np
     from scipy import stats
 
@@ -71,12 +79,19 @@ def numeric_drift(
     cur = current[~np.isnan(current)]
     if not len(ref) or not len(cur):
         return FeatureDrift(name, "numeric", False, {}, len(ref), len(cur), {})
-    edges = np.unique(np.quantile(ref, np.linspace(0, 1, 11)))
-    if len(edges) < 2:  # a constant: below it, it, above it
-        edges = np.array([edges[0] - 0.5, edges[0], np.nextafter(edges[0], np.inf), edges[0] + 0.5])
-    inner = edges[1:-1]  # open-ended outer bins: values beyond the reference range count
-    ref_counts = np.bincount(np.searchsorted(inner, ref, side="right"), minlength=len(edges) - 1)
-    cur_counts = np.bincount(np.searchsorted(inner, cur, side="right"), minlength=len(edges) - 1)
+    if thresholds.psi_bins == "sturges":
+        edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins="sturges")
+        ref_counts, cur_counts = np.histogram(ref, edges)[0], np.histogram(cur, edges)[0]
+    else:
+        edges = np.unique(np.quantile(ref, np.linspace(0, 1, 11)))
+        if len(edges) < 2:  # a constant: below it, it, above it
+            edges = np.array(
+                [edges[0] - 0.5, edges[0], np.nextafter(edges[0], np.inf), edges[0] + 0.5]
+            )
+        inner = edges[1:-1]  # open-ended outer bins: values beyond the reference range count
+        bins = len(edges) - 1
+        ref_counts = np.bincount(np.searchsorted(inner, ref, side="right"), minlength=bins)
+        cur_counts = np.bincount(np.searchsorted(inner, cur, side="right"), minlength=bins)
     p, q = _shares(ref_counts), _shares(cur_counts)
     psi = float(np.sum((q - p) * np.log(q / p)))
     ks = stats.ks_2samp(ref, cur, method="asymp")
