@@ -94,6 +94,21 @@ def test_corrupted_blob_is_refused_naming_the_artifact(store: ArtifactStore, roo
     assert blob.id[:12] in str(err.value)
 
 
+def test_storing_the_same_bytes_again_repairs_a_damaged_blob(
+    store: ArtifactStore, root: Path
+) -> None:
+    blob = store.put("json@1", b'{"a": 1}' * 1000)
+    path = _blob_path(root, blob.id)
+    for damage in (b'{"a": 2}' * 1000, b'{"a": 1}' * 999, b""):  # same size, truncated, empty
+        path.write_bytes(damage)
+        again = store.put("json@1", b'{"a": 1}' * 1000)
+        assert (again.id, again.new) == (blob.id, False)
+        assert store.get(blob.id, "json@1") == b'{"a": 1}' * 1000
+    mtime = path.stat().st_mtime_ns
+    store.put("json@1", b'{"a": 1}' * 1000)  # intact: left alone
+    assert path.stat().st_mtime_ns == mtime
+
+
 def test_reading_with_another_encoding_is_refused(store: ArtifactStore) -> None:
     blob = store.put("json@1", b"[]")
     with pytest.raises(ArtifactCorruptedError):

@@ -112,6 +112,15 @@ def test_a_corrupted_object_is_detected_on_read(s3_url: str) -> None:
         store.get(blob.id, ENCODING)
 
 
+def test_a_truncated_object_is_replaced_when_its_bytes_are_stored_again(s3_url: str) -> None:
+    store = ArtifactStore(s3_url)
+    blob = store.put(ENCODING, b'{"a": 1}')
+    _fs().pipe_file(blob.uri, b'{"a"')  # a PUT cut short by a broken client
+
+    assert store.put(ENCODING, b'{"a": 1}').id == blob.id  # conditional PUT bypassed: repaired
+    assert store.get(blob.id, ENCODING) == b'{"a": 1}'
+
+
 @pytest.mark.parametrize("executor", ["local", "process"])
 def test_a_pipeline_caches_and_reloads_its_artifacts_on_s3(
     s3_url: str, project: Path, monkeypatch: pytest.MonkeyPatch, executor: str

@@ -62,7 +62,8 @@ class BlobInfo:
 class _Backend(Protocol):
     def exists(self, key: str) -> bool: ...
     def read(self, key: str) -> bytes: ...
-    def write_atomic(self, key: str, data: bytes) -> None: ...
+    def holds(self, key: str, data: bytes) -> bool: ...
+    def write_atomic(self, key: str, data: bytes, *, replace: bool = False) -> None: ...
     def uri(self, key: str) -> str: ...
     def listing(self) -> Iterator[BlobInfo]: ...
     def delete(self, key: str) -> None: ...
@@ -78,6 +79,19 @@ class _LocalBackend:
 
     def exists(self, key: str) -> bool:
         return os.path.exists(self._path(key))
+
+    def holds(self, key: str, data: bytes) -> bool:
+        """Whether the file at `key` is exactly `data`: a local re-read is cheap next to a write."""
+        try:
+            with open(self._path(key), "rb") as fh:
+                if os.fstat(fh.fileno()).st_size != len(data):
+                    return False
+                view, chunk = memoryview(data), 1 << 20
+                return all(
+                    fh.read(chunk) == view[at : at + chunk] for at in range(0, len(data), chunk)
+                )
+        except FileNotFoundError:
+            return False
 
     def read(self, key: str) -> bytes:
         path = self._path(key)
@@ -107,7 +121,7 @@ class _LocalBackend:
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
-    def write_atomic(self, key: str, data: bytes) -> None:
+    def write_atomic(self, key: str, data: bytes, *, replace: bool = False) -> None:
         final = self._path(key)
         tmp = self.tmp / f"{final.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         try:
@@ -149,11 +163,19 @@ class _FsspecBackend:
     def read(self, key: str) -> bytes:
         return bytes(self.fs.cat_file(self._path(key)))
 
-    def write_atomic(self, key: str, data: bytes) -> None:
+    def holds(self, key: str, data: bytes) -> bool:
+        """Whether an object of `data`'s size is at `key`: the size costs no download."""
+        try:
+            return int(self.fs.info(self._path(key)).get("size", -1)) == len(data)
+        except FileNotFoundError:
+            return False
+
+    def write_atomic(self, key: str, data: bytes, *, replace: bool = False) -> None:
         # Object stores make a single PUT visible atomically; a temporary name adds nothing there.
         # Where the store can, the PUT is conditional (S3 `If-None-Match: *`): two writers of the
         # same blob never overwrite each other, and the loser learns the blob is already there.
-        if self._conditional:
+        # `replace` overwrites an object known to be damaged.
+        if self._conditional and not replace:
             try:
                 self.fs.pipe_file(self._path(key), data, mode="create")
                 return
@@ -204,12 +226,19 @@ class ArtifactStore:
         return f"objects/{artifact[:2]}/{artifact}"
 
     def put(self, encoding: str, data: bytes) -> StoredBlob:
-        """Store `data`; a blob with the same id already present is kept, not rewritten."""
+        """Store `data`; a blob with the same id already present is kept, not rewritten.
+
+        A present blob that is not these bytes (truncated, damaged: a local one is compared
+        byte for byte, a remote one by size) is replaced, so re-running the step that produced
+        a corrupted artifact repairs it.
+        """
         blob_id = artifact_id(encoding, data)
         key = self.key(blob_id)
         new = not self._backend.exists(key)
         if new:
             self._backend.write_atomic(key, data)
+        elif not self._backend.holds(key, data):
+            self._backend.write_atomic(key, data, replace=True)
         return StoredBlob(blob_id, self._backend.uri(key), len(data), new)
 
     def exists(self, artifact: str) -> bool:
