@@ -105,6 +105,25 @@ def test_a_step_asks_ray_for_its_resources(settings: Settings, ray_cluster: RayC
     assert run.output()["resources"] == {"CPU": 1.0, "memory": 50_000_000.0}
 
 
+def test_a_step_asking_more_than_any_node_has_fails_at_once_naming_it(
+    settings: Settings, ray_cluster: RayCluster
+) -> None:
+    huge = s.where.options(resources={"cpu": 64, "memory": "1GB"})
+
+    @cv.pipeline
+    def oversized():
+        return s.join([huge("huge")])
+
+    run = oversized.run(settings=settings, executor=RayExecutor(ray_cluster.address))
+
+    assert run.status == "failed"  # Ray alone would keep the task pending forever
+    step = run.step("where")
+    assert step.error_type == "InfeasibleResources"
+    assert "step 'where' asks Ray for cpu=64, memory=0.9GiB" in (step.error_message or "")
+    assert "the largest: cpu=" in (step.error_message or "")
+    assert run.step("join").status == "skipped"
+
+
 def test_a_step_that_always_kills_its_ray_worker_fails_once_ray_gives_up(
     settings: Settings, ray_cluster: RayCluster
 ) -> None:

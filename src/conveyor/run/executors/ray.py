@@ -25,6 +25,8 @@ __all__ = ["RayExecutor"]
 
 #: how many times Ray runs a task again when its worker process or node dies
 SYSTEM_RETRIES = 3
+#: seconds the cluster's node list is trusted before it is read again (nodes come and go)
+NODES_TTL = 10.0
 
 
 def _run_on_ray(payload: bytes, path: list[str]) -> TaskResult:
@@ -44,11 +46,22 @@ def _run_on_ray(payload: bytes, path: list[str]) -> TaskResult:
 
 
 class RayExecutor:
-    """Submits tasks to Ray: `address` "auto", "ray://host:port", or None (start one locally)."""
+    """Submits tasks to Ray: `address` "auto", "ray://host:port", or None (start one locally).
+
+    A step asking for more than any live node has fails at once, naming what is missing: Ray
+    itself would hold such a task forever. On an autoscaling cluster, where a node that fits may
+    still come, pass `wait_for_nodes=True` to leave the task to Ray's scheduler.
+    """
 
     in_process = False
 
-    def __init__(self, address: str | None = None, max_in_flight: int | None = None) -> None:
+    def __init__(
+        self,
+        address: str | None = None,
+        max_in_flight: int | None = None,
+        *,
+        wait_for_nodes: bool = False,
+    ) -> None:
         try:
             import ray
         except ImportError:
@@ -67,6 +80,37 @@ class RayExecutor:
         self.max_in_flight = max_in_flight or max(1, int(total) * 2)
         self._lock = threading.Lock()
         self._running = 0
+        self._wait_for_nodes = wait_for_nodes
+        self._nodes: list[dict[str, float]] = []
+        self._nodes_read = -NODES_TTL
+
+    def _node_resources(self) -> list[dict[str, float]]:
+        import time
+
+        if time.monotonic() - self._nodes_read > NODES_TTL:
+            self._nodes = [
+                dict(node.get("Resources", {})) for node in self._ray.nodes() if node.get("Alive")
+            ]
+            self._nodes_read = time.monotonic()
+        return self._nodes
+
+    def _infeasible(self, step: str, need: Resources) -> str | None:
+        """Why no live node can run a task needing `need`, or None when one can."""
+        wanted = {"CPU": need.cpu, "GPU": need.gpu, "memory": float(need.memory)}
+        wanted = {key: amount for key, amount in wanted.items() if amount > 0}
+        nodes = self._node_resources()
+        if self._wait_for_nodes or not wanted:
+            return None
+        if any(all(node.get(k, 0.0) >= v for k, v in wanted.items()) for node in nodes):
+            return None
+        largest = {k: max((node.get(k, 0.0) for node in nodes), default=0.0) for k in wanted}
+        asked = ", ".join(f"{_label(k)}={_amount(k, v)}" for k, v in wanted.items())
+        has = ", ".join(f"{_label(k)}={_amount(k, v)}" for k, v in largest.items())
+        return (
+            f"step {step!r} asks Ray for {asked}, more than any of the cluster's "
+            f"{len(nodes)} live node(s) has (the largest: {has}); lower the step's resources, "
+            "add a node that fits, or on an autoscaling cluster use wait_for_nodes=True"
+        )
 
     def can_submit(self, resources: Resources | None = None) -> bool:
         with self._lock:
@@ -78,6 +122,11 @@ class RayExecutor:
         _by_value(task.node.step.fn)
         payload = cloudpickle.dumps(dataclasses.replace(task, sync=None))
         need = task.node.step.resources or Resources()
+        infeasible = self._infeasible(task.node.name, need)
+        if infeasible is not None:
+            refused: Future[TaskResult] = Future()
+            refused.set_result(_failed("InfeasibleResources", infeasible))
+            return refused
         options: dict[str, Any] = {
             "num_cpus": need.cpu,
             "max_retries": SYSTEM_RETRIES,
@@ -109,14 +158,26 @@ class RayExecutor:
         return None  # the cluster belongs to its operator; ray.shutdown() is theirs to call
 
 
-def _lost(error: BaseException) -> TaskResult:
+def _label(resource: str) -> str:
+    return {"CPU": "cpu", "GPU": "gpu"}.get(resource, resource)
+
+
+def _amount(resource: str, value: float) -> str:
+    if resource == "memory":
+        return f"{value / 2**30:.1f}GiB"
+    return f"{value:g}"
+
+
+def _failed(error_type: str, message: str) -> TaskResult:
     import time
 
     now = time.time()
     return TaskResult(
-        status="failed",
-        started_at=now,
-        ended_at=now,
-        error_type=f"Ray{type(error).__name__}",
-        error_message=f"the Ray task failed after {SYSTEM_RETRIES} retries: {error}",
+        status="failed", started_at=now, ended_at=now, error_type=error_type, error_message=message
+    )
+
+
+def _lost(error: BaseException) -> TaskResult:
+    return _failed(
+        f"Ray{type(error).__name__}", f"the Ray task failed after {SYSTEM_RETRIES} retries: {error}"
     )
