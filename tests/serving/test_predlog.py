@@ -181,3 +181,23 @@ def test_any_json_values_are_written(trained: Workspace, requests: list[list[obj
     log.flush()  # raises if a segment cannot be written
     assert log.failures == 0
     assert len(read_log(trained, "anything")) == before + sum(map(len, requests))
+
+
+def test_a_segment_keeps_each_columns_type_across_requests() -> None:
+    from conveyor.serving.predlog import _prediction_frame
+
+    entries = [
+        ("a" * 32, 1.0, 1, 2.5, {"x": [0.5, 1.5], "n": [1, 2], "s": ["p", "q"]}, 2, [0, 1], None),
+        ("b" * 32, 2.0, 2, 3.5, {"x": [None], "n": [3], "s": ["r"]}, 1, [1], [{"0": 0.2}]),
+        ("c" * 32, 3.0, 2, 4.5, {"x": [2.5], "n": [2**60]}, 1, [0], None),  # no "s"
+    ]
+    frame, versions = _prediction_frame(entries)
+    assert versions == {1, 2}
+    assert frame["request_id"].tolist() == ["a" * 32] * 2 + ["b" * 32, "c" * 32]
+    assert frame["row"].tolist() == [0, 1, 0, 0]
+    assert frame["at"].tolist() == [1.0, 1.0, 2.0, 3.0]
+    assert frame["input.x"].dtype == "float64" and frame["input.x"].isna().tolist()[2]
+    assert frame["input.n"].dtype == "int64" and frame["input.n"].iloc[-1] == 2**60
+    assert frame["input.s"].tolist()[:3] == ["p", "q", "r"] and frame["input.s"].isna().iloc[3]
+    assert frame["probabilities"].isna().tolist() == [True, True, False, True]
+    assert frame["probabilities"].iloc[2] == '{"0": 0.2}'
