@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -157,6 +158,18 @@ def test_check_frame_names_the_row_and_column() -> None:
     assert list(fine.columns) == schema.names  # the model's columns, in its order
     with pytest.raises(InputError, match=r"missing column\(s\) \['n'\]"):
         schema.check_frame(frame.drop(columns=["n"]))
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf])
+def test_check_frame_refuses_infinities_in_a_float_column(bad: float) -> None:
+    schema = InputSchema.from_signature(SIGNATURE)
+    frame = pd.DataFrame(
+        {"id": [1, 2], "note": ["a", "b"], "colour": ["red", "blue"], "flag": [True, False],
+         "x": [1.5, bad], "n": [1, 2]}
+    )  # fmt: skip
+    with pytest.raises(InputError) as caught:
+        schema.check_frame(frame)
+    assert [e["field"] for e in caught.value.errors] == ["row 1.x"]
 
 
 # -- a model with integer inputs, on a live server ----------------------------------------------

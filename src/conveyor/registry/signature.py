@@ -61,6 +61,8 @@ class Field:
             return f"must be a single value, not a {type(value).__name__}"
         if kind == "float":
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if ok and isinstance(value, float) and math.isinf(value):
+                return f"must be a finite number, got {value}"
             return None if ok else f"must be a number, got {_show(value)}"
         if kind == "int":
             ok = (isinstance(value, int) and not isinstance(value, bool)) or (
@@ -231,8 +233,12 @@ class InputSchema:
         errors = errors if errors is not None else []
         for name, values in columns.items():
             field = self._by_name[name]
-            if field.kind == "float" and all(type(v) is float for v in values):
-                continue  # JSON floats are always finite numbers: nothing to check one by one
+            if (
+                field.kind == "float"
+                and all(type(v) is float for v in values)
+                and math.isfinite(sum(values))
+            ):
+                continue  # finite floats (all of JSON's): nothing to check one by one
             problem = field.problem
             for i, value in enumerate(values):
                 if value is _ABSENT:
