@@ -86,6 +86,24 @@ def test_a_worker_takes_the_values_it_produced_from_memory(
     assert second.output() == first.output() == 2
 
 
+def test_workers_see_the_environment_of_the_run_that_started_them(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @cv.pipeline
+    def read(name: str = "CONVEYOR_TEST_TOKEN"):
+        return s.environment(name)
+
+    monkeypatch.delenv("CONVEYOR_TEST_TOKEN", raising=False)
+    before = read.run(settings=settings, executor=ProcessExecutor(1))  # starts the fork server
+    monkeypatch.setenv("CONVEYOR_TEST_TOKEN", "exported-later")
+    after = read.run(settings=settings, executor=ProcessExecutor(1))
+
+    assert before.output()["value"] is None
+    assert after.output()["value"] == "exported-later"
+    # Workers fork from one server process, not from the runner: a pool costs no interpreter.
+    assert before.output()["parent"] == after.output()["parent"] != os.getpid()
+
+
 def test_a_worker_killed_mid_step_is_replaced_and_the_step_run_again(
     settings: Settings, tmp_path: Path
 ) -> None:

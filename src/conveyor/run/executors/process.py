@@ -1,7 +1,11 @@
 """Independent steps in parallel processes on one machine.
 
-Workers are spawned (not forked: the runner has threads) and get the runner's `sys.path`, so the
-pipeline's own modules import there as they did here. Tasks travel with cloudpickle. Inputs
+Workers are not forked from the runner (it has threads): where the platform has it, they fork
+from multiprocessing's fork server, a single-threaded process started once per interpreter with
+Conveyor's task machinery already imported, so a run's pool is ready in milliseconds instead of
+paying an interpreter start and Conveyor's imports per worker on every run; elsewhere they are
+spawned. Either way they get the runner's `sys.path`, and import the pipeline's own modules
+afresh for each run's pool, as they are now. Tasks travel with cloudpickle. Inputs
 come through the artifact store, except that each worker keeps the values it produced recently
 (`task.WorkerMemo`): a step whose input was made in the same worker takes it from memory instead
 of reading and deserializing it again. Scheduling respects each step's `resources`: CPUs against
@@ -30,7 +34,23 @@ __all__ = ["ProcessExecutor"]
 WORKER_DEATH_RETRIES = 2
 
 
-def _init_worker(path: list[str]) -> None:
+#: what the fork server imports once, so that forked workers start with it
+PRELOAD = ["conveyor.run.executors.process", "conveyor.artifacts.materializers", "cloudpickle"]
+
+
+def _context() -> Any:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)  # used when the server starts, once
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _init_worker(path: list[str], environ: dict[str, str]) -> None:
+    # The fork server's environment is that of the moment it started: take the runner's now
+    # (credentials, settings exported since), as a spawned worker would.
+    os.environ.clear()
+    os.environ.update(environ)
     for entry in reversed(path):
         if entry not in sys.path:
             sys.path.insert(0, entry)
@@ -88,9 +108,9 @@ class ProcessExecutor:
     def _new_pool(self) -> ProcessPoolExecutor:
         pool = ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=_context(),
             initializer=_init_worker,
-            initargs=(list(sys.path),),
+            initargs=(list(sys.path), dict(os.environ)),
         )
         # Start every worker now (the pool starts one per submitted task otherwise): spawning and
         # importing take ~0.1-0.5 s, better spent while the runner traces and opens its stores.
