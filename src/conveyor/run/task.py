@@ -87,6 +87,18 @@ class TaskResult:
     def duration_s(self) -> float:
         return self.ended_at - self.started_at
 
+    @classmethod
+    def failure(cls, error_type: str, message: str) -> TaskResult:
+        """A task that failed before or outside the step's own code (its executor's doing)."""
+        now = time.time()
+        return cls(
+            status="failed",
+            started_at=now,
+            ended_at=now,
+            error_type=error_type,
+            error_message=message,
+        )
+
 
 class _StepError(Exception):
     """A failure of Conveyor's own part of the task (inputs, outputs), worded for the user."""

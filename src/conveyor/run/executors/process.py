@@ -196,14 +196,8 @@ class ProcessExecutor:
 
 
 def _died(error: BaseException) -> TaskResult:
-    import time
-
-    now = time.time()
-    return TaskResult(
-        status="failed",
-        started_at=now,
-        ended_at=now,
-        error_type="WorkerDied",
-        error_message=f"the worker process died while running the step ({error}); "
+    return TaskResult.failure(
+        "WorkerDied",
+        f"the worker process died while running the step ({error}); "
         f"it was run {WORKER_DEATH_RETRIES + 1} times",
     )

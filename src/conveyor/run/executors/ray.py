@@ -98,9 +98,9 @@ class RayExecutor:
         """Why no live node can run a task needing `need`, or None when one can."""
         wanted = {"CPU": need.cpu, "GPU": need.gpu, "memory": float(need.memory)}
         wanted = {key: amount for key, amount in wanted.items() if amount > 0}
-        nodes = self._node_resources()
         if self._wait_for_nodes or not wanted:
-            return None
+            return None  # no need to ask the cluster for its nodes
+        nodes = self._node_resources()
         if any(all(node.get(k, 0.0) >= v for k, v in wanted.items()) for node in nodes):
             return None
         largest = {k: max((node.get(k, 0.0) for node in nodes), default=0.0) for k in wanted}
@@ -125,7 +125,7 @@ class RayExecutor:
         infeasible = self._infeasible(task.node.name, need)
         if infeasible is not None:
             refused: Future[TaskResult] = Future()
-            refused.set_result(_failed("InfeasibleResources", infeasible))
+            refused.set_result(TaskResult.failure("InfeasibleResources", infeasible))
             return refused
         options: dict[str, Any] = {
             "num_cpus": need.cpu,
@@ -168,16 +168,7 @@ def _amount(resource: str, value: float) -> str:
     return f"{value:g}"
 
 
-def _failed(error_type: str, message: str) -> TaskResult:
-    import time
-
-    now = time.time()
-    return TaskResult(
-        status="failed", started_at=now, ended_at=now, error_type=error_type, error_message=message
-    )
-
-
 def _lost(error: BaseException) -> TaskResult:
-    return _failed(
+    return TaskResult.failure(
         f"Ray{type(error).__name__}", f"the Ray task failed after {SYSTEM_RETRIES} retries: {error}"
     )
