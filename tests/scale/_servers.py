@@ -148,6 +148,13 @@ class RayCluster:
 
         _wait(ready, START_TIMEOUT_S, f"Ray cluster with {count} node(s)", log)
 
+    def log_tails(self, pattern: str, chars: int = 3000) -> str:
+        """The end of each of this cluster's Ray logs matching `pattern`, to explain a failure."""
+        parts = []
+        for path in sorted(self.root.glob(f"*/session_latest/logs/{pattern}")):
+            parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-chars:]}")
+        return "\n".join(parts) or f"(no Ray log matches {pattern})"
+
     def pids(self) -> list[int]:
         """Live processes of this cluster: those with its temp dir on their command line."""
         found = []

@@ -27,6 +27,10 @@ __all__ = ["RayExecutor"]
 SYSTEM_RETRIES = 3
 #: seconds the cluster's node list is trusted before it is read again (nodes come and go)
 NODES_TTL = 10.0
+#: attempts at a Ray Client (ray://) connection. The client server on the head forks one server
+#: per client, and now and then that fork dies at birth (a gRPC race inside Ray,
+#: ray-project/ray#63202); the next attempt gets a fresh one.
+CLIENT_ATTEMPTS = 3
 
 
 def _run_on_ray(payload: bytes, path: list[str]) -> TaskResult:
@@ -43,6 +47,30 @@ def _run_on_ray(payload: bytes, path: list[str]) -> TaskResult:
     result = task()
     result.outputs = {}
     return result
+
+
+def _connect(ray: Any, address: str | None) -> None:
+    """Join (or, with no address, start) the cluster; a clear error when it cannot be reached."""
+    import time
+
+    attempts = CLIENT_ATTEMPTS if address and address.startswith("ray://") else 1
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(
+                address=address,
+                ignore_reinit_error=True,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+            return
+        except ConnectionError as error:
+            # Aborted: the head answered but its server for this client failed; worth another
+            # try. Anything else (nothing listening, a timeout) would only fail again, slowly.
+            if attempt == attempts or not isinstance(error, ConnectionAbortedError):
+                where = f"at {address}" if address else "started here"
+                raise ConfigError(f"cannot connect to the Ray cluster {where}: {error}") from None
+            time.sleep(0.5 * attempt)
 
 
 class RayExecutor:
@@ -68,13 +96,7 @@ class RayExecutor:
             raise ConfigError("the ray executor needs Ray: pip install 'conveyor[ray]'") from None
         self._ray = ray
         if not ray.is_initialized():
-            ray.init(
-                address=address,
-                ignore_reinit_error=True,
-                include_dashboard=False,
-                log_to_driver=False,
-                configure_logging=False,
-            )
+            _connect(ray, address)
         self._remote = ray.remote(_run_on_ray)
         total = ray.cluster_resources().get("CPU", 1.0)
         self.max_in_flight = max_in_flight or max(1, int(total) * 2)
