@@ -332,6 +332,39 @@ def test_version_and_help_everywhere(cli: Cli) -> None:
             assert "Example" in text or "conveyor run" in text, args
 
 
+def test_every_listed_command_loads_with_its_help() -> None:
+    """Commands are built lazily, by name: a wrong name in the table would only show when used."""
+    from conveyor.cli.app import COMMANDS, load_command
+
+    for name in COMMANDS:
+        command = load_command(name)
+        assert command.name == name
+        assert command.help, name
+        for sub in getattr(command, "commands", {}).values():
+            assert sub.help, f"{name} {sub.name}"
+
+
+QUICK_VERSION = """
+import sys
+from conveyor.cli.app import app
+try:
+    app(["--version"])
+except SystemExit as done:
+    assert not done.code, done.code
+print("LOADED", sorted(m for m in sys.modules if m.startswith("conveyor.cli.") and m != "conveyor.cli.app"))
+"""
+
+
+def test_a_command_builds_only_itself() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", QUICK_VERSION], capture_output=True, text=True, check=True
+    )
+    assert "LOADED []" in done.stdout
+
+
 def test_live_progress_in_a_terminal_shows_steps_and_step_output(cli: Cli) -> None:
     """Under a pseudo-terminal the live table renders and the step's prints pass through it."""
     import os

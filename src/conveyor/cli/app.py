@@ -1,29 +1,84 @@
-"""The Typer application: one module per command group, imported when the CLI starts."""
+"""The Typer application. A command's module is imported, and its click command built, only when
+that command runs (or a help page lists it): building every command up front cost ~40 ms of each
+`conveyor` invocation, more than the command itself for `runs list` or `--version`.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import importlib
+from typing import Annotated, Any, NamedTuple
 
 import typer
+from typer.core import TyperGroup
 
 from conveyor._version import __version__
-from conveyor.cli import (
-    artifacts,
-    db,
-    logs,
-    maintenance,
-    models,
-    monitor,
-    replay,
-    run_cmd,
-    runs,
-    serve,
-    ui,
-    watch,
-)
+
+__all__ = ["COMMANDS", "app", "run_app"]
+
+
+class Command(NamedTuple):
+    """Where a command lives: `conveyor.cli.<module>.<attr>`, a function or a Typer group."""
+
+    module: str
+    attr: str
+    no_args_is_help: bool = False
+
+
+#: every command, in the order `conveyor --help` lists them
+COMMANDS: dict[str, Command] = {
+    "run": Command("run_cmd", "run", no_args_is_help=True),
+    "resume": Command("replay", "resume", no_args_is_help=True),
+    "reproduce": Command("replay", "reproduce", no_args_is_help=True),
+    "logs": Command("logs", "logs", no_args_is_help=True),
+    "lineage": Command("artifacts", "lineage", no_args_is_help=True),
+    "gc": Command("maintenance", "gc"),
+    "serve": Command("serve", "serve", no_args_is_help=True),
+    "predict": Command("serve", "predict", no_args_is_help=True),
+    "predictions": Command("serve", "predictions", no_args_is_help=True),
+    "monitor": Command("monitor", "monitor", no_args_is_help=True),
+    "watch": Command("watch", "watch"),
+    "demo": Command("watch", "demo"),
+    "ui": Command("ui", "ui"),
+    "triggers": Command("watch", "app"),
+    "runs": Command("runs", "app"),
+    "artifacts": Command("artifacts", "app"),
+    "models": Command("models", "app"),
+    "db": Command("db", "app"),
+}
+
+
+def load_command(name: str) -> Any:
+    """The click command for `name`, built from its module (imported now)."""
+    import typer.main
+
+    spec = COMMANDS[name]
+    target = getattr(importlib.import_module(f"conveyor.cli.{spec.module}"), spec.attr)
+    if isinstance(target, typer.Typer):
+        group = typer.main.get_group(target)
+        group.name = name
+        return group
+    single = typer.Typer(add_completion=False)
+    single.command(name, no_args_is_help=spec.no_args_is_help)(target)
+    return typer.main.get_command(single)
+
+
+class LazyGroup(TyperGroup):
+    """Lists every command by name; builds one only when it is looked up."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        if cmd_name not in self.commands:
+            self.commands[cmd_name] = load_command(cmd_name)
+        return self.commands[cmd_name]
+
 
 app = typer.Typer(
     name="conveyor",
+    cls=LazyGroup,
     help=(
         "Conveyor: machine-learning pipelines as plain Python, cached and tracked.\n\n"
         "Examples:\n\n"
@@ -56,27 +111,6 @@ def main(
     ] = False,
 ) -> None:
     """Conveyor's command line."""
-
-
-app.command("run", no_args_is_help=True)(run_cmd.run)
-app.command("resume", no_args_is_help=True)(replay.resume)
-app.command("reproduce", no_args_is_help=True)(replay.reproduce)
-app.command("logs", no_args_is_help=True)(logs.logs)
-app.command("lineage", no_args_is_help=True)(artifacts.lineage)
-app.command("gc")(maintenance.gc)
-app.command("serve", no_args_is_help=True)(serve.serve)
-app.command("predict", no_args_is_help=True)(serve.predict)
-app.command("predictions", no_args_is_help=True)(serve.predictions)
-app.command("monitor", no_args_is_help=True)(monitor.monitor)
-app.command("watch")(watch.watch)
-app.command("demo")(watch.demo)
-app.command("ui")(ui.ui)
-app.add_typer(watch.app, name="triggers")
-artifacts.app.command("verify")(maintenance.verify)
-app.add_typer(runs.app, name="runs")
-app.add_typer(artifacts.app, name="artifacts")
-app.add_typer(models.app, name="models")
-app.add_typer(db.app, name="db")
 
 
 def run_app() -> None:

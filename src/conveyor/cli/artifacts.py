@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from conveyor.cli._output import out, print_json, reported_errors, size, when
+from conveyor.cli.maintenance import verify
 
 app = typer.Typer(help="Inspect artifacts.", no_args_is_help=True)
 
@@ -213,3 +214,6 @@ def _render(tree: Tree, entries: list[dict[str, Any]], key: str) -> None:
         for item in entry[key]:
             node = branch.add(f"{escape(item['name'])}: {item['artifact'][:12]}")
             _render(node, item.get("upstream" if key == "inputs" else "downstream", []), key)
+
+
+app.command("verify")(verify)
