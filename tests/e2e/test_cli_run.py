@@ -351,7 +351,8 @@ try:
     app(["--version"])
 except SystemExit as done:
     assert not done.code, done.code
-print("LOADED", sorted(m for m in sys.modules if m.startswith("conveyor.cli.") and m != "conveyor.cli.app"))
+loaded = [m for m in sys.modules if m.startswith("conveyor.cli.") and m != "conveyor.cli.app"]
+print("LOADED", sorted(loaded))
 """
 
 
