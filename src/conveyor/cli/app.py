@@ -9,9 +9,9 @@ import importlib
 from typing import Annotated, Any, NamedTuple
 
 import typer
-from typer.core import TyperGroup
 
 from conveyor._version import __version__
+from conveyor.cli._typer import MARKUP, Group
 
 __all__ = ["COMMANDS", "app", "run_app"]
 
@@ -57,12 +57,12 @@ def load_command(name: str) -> Any:
         group = typer.main.get_group(target)
         group.name = name
         return group
-    single = typer.Typer(add_completion=False)
+    single = typer.Typer(add_completion=False, rich_markup_mode=MARKUP)
     single.command(name, no_args_is_help=spec.no_args_is_help)(target)
     return typer.main.get_command(single)
 
 
-class LazyGroup(TyperGroup):
+class LazyGroup(Group):
     """Lists every command by name; builds one only when it is looked up."""
 
     def list_commands(self, ctx: Any) -> list[str]:
@@ -79,6 +79,7 @@ class LazyGroup(TyperGroup):
 app = typer.Typer(
     name="conveyor",
     cls=LazyGroup,
+    rich_markup_mode=MARKUP,
     help=(
         "Conveyor: machine-learning pipelines as plain Python, cached and tracked.\n\n"
         "Examples:\n\n"

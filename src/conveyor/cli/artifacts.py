@@ -11,9 +11,10 @@ from rich.table import Table
 from rich.tree import Tree
 
 from conveyor.cli._output import out, print_json, reported_errors, size, when
+from conveyor.cli._typer import group
 from conveyor.cli.maintenance import verify
 
-app = typer.Typer(help="Inspect artifacts.", no_args_is_help=True)
+app = group("Inspect artifacts.")
 
 
 @app.command("show")

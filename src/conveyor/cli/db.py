@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import typer
-
 from conveyor.cli._output import out, reported_errors
+from conveyor.cli._typer import group
 
-app = typer.Typer(help="Manage the metadata database.", no_args_is_help=True)
+app = group("Manage the metadata database.")
 
 
 @app.command("upgrade")

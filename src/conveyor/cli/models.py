@@ -10,8 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from conveyor.cli._output import out, print_json, reported_errors, when
+from conveyor.cli._typer import group
 
-app = typer.Typer(help="Registered models: versions, aliases, promotion.", no_args_is_help=True)
+app = group("Registered models: versions, aliases, promotion.")
 
 
 def _registry() -> Any:

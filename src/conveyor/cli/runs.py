@@ -10,8 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from conveyor.cli._output import out, print_json, reported_errors, seconds, status, when
+from conveyor.cli._typer import group
 
-app = typer.Typer(help="List and inspect recorded runs.", no_args_is_help=True)
+app = group("List and inspect recorded runs.")
 
 
 @app.command("list")

@@ -10,10 +10,9 @@ import typer
 from rich.markup import escape
 
 from conveyor.cli._output import err, out, print_json, reported_errors, when
+from conveyor.cli._typer import group
 
-app = typer.Typer(
-    help="Triggers: what runs pipelines by itself, and what it did.", no_args_is_help=True
-)
+app = group("Triggers: what runs pipelines by itself, and what it did.")
 
 
 def _triggers(files: list[Path] | None) -> tuple[list[Any], list[str]]:
