@@ -2,8 +2,9 @@
 
 The request path is kept short on purpose: the body is read as bytes and parsed with orjson (it
 is never unpickled or evaluated), checked against the model's signature in plain Python, turned
-into a frame, predicted, logged to an in-memory buffer, and answered. Bad input of any kind is a
-4xx with a message naming the field; only a failure of the model itself is a 500.
+into the model's input (a frame, or the float array itself where that is the same to the model:
+see serving.inputs), predicted, logged to an in-memory buffer, and answered. Bad input of any
+kind is a 4xx with a message naming the field; only a failure of the model itself is a 500.
 """
 
 from __future__ import annotations
@@ -243,7 +244,7 @@ def create_app(config: ServeConfig) -> Any:
             return _problem(503, "not_ready", "no model is loaded yet")
         try:
             columns, rows = loaded.schema.columns_from_body(body)
-            frame = loaded.schema.frame(columns)
+            features = loaded.features(columns)
         except InputError as err:
             metrics.errors.labels("input").inc()
             metrics.requests.labels("predict", "422").inc()
@@ -252,8 +253,8 @@ def create_app(config: ServeConfig) -> Any:
             metrics.requests.labels("predict", "422").inc()
             return _problem(422, "proba", f"{loaded.name}:{loaded.version} gives no probabilities")
         try:
-            predicted = loaded.model.predict(frame)
-            probabilities = _probabilities(loaded, frame) if proba else None
+            predicted = loaded.call("predict", features)
+            probabilities = _probabilities(loaded, features) if proba else None
         except (ValueError, TypeError) as err:  # the model refused values the signature allowed
             metrics.errors.labels("model_input").inc()
             metrics.requests.labels("predict", "422").inc()
@@ -317,6 +318,7 @@ def create_app(config: ServeConfig) -> Any:
                 "alias": slot.ref.alias,
                 "follows": str(slot.ref),
                 "inputs": loaded.schema.describe(),
+                "called_with": "array" if loaded.array_input else "DataFrame",
                 "target": loaded.signature.get("target"),
                 "task": loaded.signature.get("task"),
                 "classes": list(loaded.classes) if loaded.classes is not None else None,
@@ -355,8 +357,8 @@ def create_app(config: ServeConfig) -> Any:
     )
 
 
-def _probabilities(loaded: LoadedModel, frame: Any) -> list[dict[str, float]]:
-    matrix = loaded.model.predict_proba(frame)
+def _probabilities(loaded: LoadedModel, features: Any) -> list[dict[str, float]]:
+    matrix = loaded.call("predict_proba", features)
     classes = [str(c) for c in loaded.classes or ()]
     return [dict(zip(classes, map(float, row), strict=True)) for row in matrix]
 

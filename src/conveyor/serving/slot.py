@@ -11,12 +11,14 @@ import dataclasses
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from conveyor.registry import ModelRegistry, parse_ref
 from conveyor.registry.registry import ModelRef
 from conveyor.registry.signature import InputSchema
+from conveyor.serving.inputs import FEATURE_NAMES_WARNING, takes_array
 
 __all__ = ["LoadedModel", "ModelSlot"]
 
@@ -33,10 +35,25 @@ class LoadedModel:
     signature: dict[str, Any]
     classes: tuple[Any, ...] | None
     loaded_at: float
+    #: the model is called with the validated float block, not a DataFrame (see serving.inputs)
+    array_input: bool = False
 
     @property
     def can_proba(self) -> bool:
         return self.classes is not None and callable(getattr(self.model, "predict_proba", None))
+
+    def features(self, columns: dict[str, list[Any]]) -> Any:
+        """Validated columns in the form the model is called with."""
+        return self.schema.block(columns) if self.array_input else self.schema.frame(columns)
+
+    def call(self, method: str, features: Any) -> Any:
+        """`model.<method>(features)`; on the array, without the feature-names warning (the
+        schema already matched the names)."""
+        if not self.array_input:
+            return getattr(self.model, method)(features)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", FEATURE_NAMES_WARNING, UserWarning)
+            return getattr(self.model, method)(features)
 
 
 class ModelSlot:
@@ -83,6 +100,7 @@ class ModelSlot:
             if classes is not None
             else None,
             loaded_at=time.time(),
+            array_input=takes_array(model, schema),
         )
         self.current = loaded  # the swap: one reference assignment
         self.last_error = None
