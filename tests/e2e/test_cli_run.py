@@ -346,13 +346,13 @@ def test_every_listed_command_loads_with_its_help() -> None:
 
 QUICK_VERSION = """
 import sys
-from conveyor.cli.app import app
+from conveyor.cli.app import COMMANDS, app
 try:
     app(["--version"])
 except SystemExit as done:
     assert not done.code, done.code
-loaded = [m for m in sys.modules if m.startswith("conveyor.cli.") and m != "conveyor.cli.app"]
-print("LOADED", sorted(loaded))
+modules = {f"conveyor.cli.{command.module}" for command in COMMANDS.values()}
+print("LOADED", sorted(modules & set(sys.modules)))
 """
 
 
