@@ -262,12 +262,13 @@ def create_app(config: ServeConfig) -> Any:
         predictions = predicted.tolist() if hasattr(predicted, "tolist") else list(predicted)
         request_id = uuid.uuid4().hex
         latency = time.perf_counter() - started
+        logged = loaded.logged_inputs(columns, features)
         log.record(
-            request_id, loaded.version, latency * 1000, columns, rows, predictions, probabilities
+            request_id, loaded.version, latency * 1000, logged, rows, predicted, probabilities
         )
         metrics.latency.observe(latency)
         metrics.requests.labels("predict", "200").inc()
-        metrics.observe_predictions(predictions, loaded.classes is not None)
+        metrics.observe_predictions(predicted, loaded.classes is not None)
         content: dict[str, Any] = {
             "predictions": predictions,
             "model": {"name": loaded.name, "version": loaded.version},

@@ -18,6 +18,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from conveyor.artifacts.values import save_value
@@ -58,12 +59,13 @@ class PredictionLog:
         request_id: str,
         version: int,
         latency_ms: float,
-        columns: dict[str, list[Any]],
+        columns: Mapping[str, Sequence[Any]],
         rows: int,
-        predictions: list[Any],
+        predictions: Sequence[Any],
         probabilities: list[Any] | None = None,
     ) -> None:
-        """Queue one request's rows (called on the request path: no I/O)."""
+        """Queue one request's rows (called on the request path: no I/O). Columns and
+        predictions may be lists or numpy arrays; arrays are joined as arrays at the flush."""
         entry = (
             request_id,
             time.time(),
@@ -160,7 +162,7 @@ def _prediction_frame(entries: list[tuple[Any, ...]]) -> tuple[pd.DataFrame, set
         "at": each(1, "float64"),
         "version": each(2, "int64"),
         "latency_ms": each(3, "float64"),
-        "prediction": _typed([p for e in entries for p in e[6]]),
+        "prediction": _column([e[6] for e in entries]),
         "probabilities": [
             json.dumps(p) if e[7] is not None else None
             for e in entries
@@ -169,13 +171,28 @@ def _prediction_frame(entries: list[tuple[Any, ...]]) -> tuple[pd.DataFrame, set
     }
     names = list(dict.fromkeys(name for e in entries for name in e[4]))
     for name in names:
-        values: list[Any] = []
+        parts = []
         for e in entries:
             column = e[4].get(name)
-            values += column if column is not None else [None] * e[5]  # a column it lacked
-        data[INPUT + name] = _typed(values)
+            parts.append(column if column is not None else [None] * e[5])  # a column it lacked
+        data[INPUT + name] = _column(parts)
     frame = pd.DataFrame(data, copy=False)
     return _arrow_safe(frame), {e[2] for e in entries}
+
+
+def _column(parts: list[Any]) -> Any:
+    """One column from each request's part: numeric arrays of one kind are joined as they are
+    (a float request's inputs arrive as its validated array); anything else goes through the
+    values one by one."""
+    import numpy as np
+
+    kinds = {p.dtype.kind if isinstance(p, np.ndarray) and p.ndim == 1 else None for p in parts}
+    if len(kinds) == 1 and kinds <= set("fiub"):
+        return np.concatenate(parts)
+    values: list[Any] = []
+    for part in parts:
+        values += part.tolist() if isinstance(part, np.ndarray) else part
+    return _typed(values)
 
 
 def _typed(values: list[Any]) -> Any:

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from conveyor.registry import ModelRegistry, parse_ref
@@ -45,6 +45,13 @@ class LoadedModel:
     def features(self, columns: dict[str, list[Any]]) -> Any:
         """Validated columns in the form the model is called with."""
         return self.schema.block(columns) if self.array_input else self.schema.frame(columns)
+
+    def logged_inputs(self, columns: dict[str, list[Any]], features: Any) -> Mapping[str, Any]:
+        """The inputs for the prediction log: the array's columns (views, no copy) when the
+        model took the array, the validated lists otherwise."""
+        if not self.array_input:
+            return columns
+        return dict(zip(self.schema.names, features.T, strict=True))
 
     def call(self, method: str, features: Any) -> Any:
         """`model.<method>(features)`; on the array, without the feature-names warning (the
