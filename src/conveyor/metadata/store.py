@@ -249,10 +249,17 @@ class MetadataStore:
         error: str | None,
         outputs: Mapping[str, str] | None = None,
         code: tuple[str | None, str | None] | None = None,
+        steps: Sequence[StepFacts] = (),
     ) -> None:
-        """Close a run: status, end time, error, outputs, and `code`: (git commit, changes hash)."""
+        """Close a run: status, end time, error, outputs, and `code`: (git commit, changes hash).
+
+        `steps` not yet recorded are written in the same transaction: one commit where there
+        were two, and no moment when the run reads as finished without its last steps.
+        """
         conn = self.write_conn
         with conn.begin():
+            if steps:
+                self._write_steps(conn, steps)
             conn.execute(
                 t.runs.update()
                 .where(t.runs.c.id == run_id)
@@ -293,6 +300,11 @@ class MetadataStore:
         """Write several finished step runs in one transaction (the runner's group commit)."""
         if not batch:
             return
+        conn = self.write_conn
+        with conn.begin():
+            self._write_steps(conn, batch)
+
+    def _write_steps(self, conn: sa.Connection, batch: Sequence[StepFacts]) -> None:
         now = time.time()
         artifacts: list[Mapping[str, Any]] = []
         steps, edges, metric_rows, param_rows, cache_rows, attempts = [], [], [], [], [], []
@@ -330,21 +342,19 @@ class MetadataStore:
                         "created_at": now,
                     }
                 )
-        conn = self.write_conn
-        with conn.begin():
-            metric_rows += self._inherited(conn, batch, t.metrics)
-            param_rows += self._inherited(conn, batch, t.step_params)
-            for table, rows, ignore in (
-                (t.artifacts, artifacts, True),
-                (t.step_runs, steps, False),
-                (t.lineage, edges, False),
-                (t.metrics, metric_rows, False),
-                (t.step_params, param_rows, False),
-                (t.step_attempts, attempts, False),
-                (t.cache_entries, cache_rows, True),
-            ):
-                if rows:
-                    self._insert_many(conn, table, rows, ignore=ignore)
+        metric_rows += self._inherited(conn, batch, t.metrics)
+        param_rows += self._inherited(conn, batch, t.step_params)
+        for table, rows, ignore in (
+            (t.artifacts, artifacts, True),
+            (t.step_runs, steps, False),
+            (t.lineage, edges, False),
+            (t.metrics, metric_rows, False),
+            (t.step_params, param_rows, False),
+            (t.step_attempts, attempts, False),
+            (t.cache_entries, cache_rows, True),
+        ):
+            if rows:
+                self._insert_many(conn, table, rows, ignore=ignore)
 
     def _inherited(
         self, conn: sa.Connection, batch: Sequence[StepFacts], table: sa.Table

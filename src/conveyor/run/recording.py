@@ -103,10 +103,25 @@ class Recorder:
 
     def close(self) -> None:
         """Write what is left and stop the background thread."""
+        self._stop_thread()
+        self.flush()
+
+    def drain(self) -> list[StepFacts]:
+        """Stop the background thread and hand back what it has not written, for the caller to
+        write in its own transaction (`MetadataStore.finish_run(steps=...)`)."""
+        self._stop_thread()
+        with self._write_lock:
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            with self._buffer_lock:
+                batch, self._buffer = self._buffer, []
+        return batch
+
+    def _stop_thread(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
-        self.flush()
 
     def _background(self) -> None:
         last_beat = time.monotonic()

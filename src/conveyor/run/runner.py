@@ -202,6 +202,7 @@ class Runner:
         try:
             with routed_output(), Recorder(meta, heartbeat_run=self.run_id) as self._recorder:
                 self._execute()
+                pending = self._recorder.drain()  # written with the run's end, below
         except BaseException:
             meta.finish_run(self.run_id, "interrupted", time.time(), "interrupted", code=_code(git))
             raise
@@ -221,7 +222,7 @@ class Runner:
             if (ref.node, ref.output) in self._stored
         }
         commit, dirty = code = _code(git)
-        meta.finish_run(self.run_id, status, ended, error, outputs, code=code)
+        meta.finish_run(self.run_id, status, ended, error, outputs, code=code, steps=pending)
         final = RunRecord(
             **{
                 **record.__dict__,
