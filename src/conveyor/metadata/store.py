@@ -57,6 +57,9 @@ class MetadataStore:
         self._statements: dict[tuple[Any, ...], str] = {}
         self._opened: list[sa.Connection] = []
         self._lock = threading.Lock()
+        # environment and pipeline rows this store has written: a run of a known one skips the
+        # insert (for an environment, ~250 packages as JSON on every run)
+        self._written: set[tuple[str, str]] = set()
         if check_schema:
             try:
                 self._ensure_schema(create)
@@ -219,8 +222,10 @@ class MetadataStore:
     def start_run(self, run: RunRecord, packages: Mapping[str, str] | None = None) -> None:
         """Record a new run (and its environment's full package list, once per environment)."""
         conn = self.write_conn
+        environment = ("environment", run.environment_id or "")
+        pipeline = ("pipeline", _pipeline_id(run.pipeline, run.pipeline_version))
         with conn.begin():
-            if run.environment_id is not None and packages is not None:
+            if run.environment_id and packages is not None and environment not in self._written:
                 conn.execute(
                     self._insert_ignore(t.environments),
                     {
@@ -230,16 +235,20 @@ class MetadataStore:
                         "created_at": run.started_at,
                     },
                 )
-            conn.execute(
-                self._insert_ignore(t.pipelines),
-                {
-                    "id": _pipeline_id(run.pipeline, run.pipeline_version),
-                    "name": run.pipeline,
-                    "version": run.pipeline_version,
-                    "created_at": run.started_at,
-                },
-            )
+            if pipeline not in self._written:
+                conn.execute(
+                    self._insert_ignore(t.pipelines),
+                    {
+                        "id": pipeline[1],
+                        "name": run.pipeline,
+                        "version": run.pipeline_version,
+                        "created_at": run.started_at,
+                    },
+                )
             conn.execute(t.runs.insert(), _run_row(run))
+        if packages is not None:
+            self._written.add(environment)
+        self._written.add(pipeline)
 
     def finish_run(
         self,
