@@ -58,6 +58,8 @@ class LoadedModel:
         schema already matched the names)."""
         if not self.array_input:
             return getattr(self.model, method)(features)
+        # The filter list is process-wide (until Python 3.14): the only other thread using it
+        # is the watcher's probe of a new version, and a race there costs one printed warning.
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", FEATURE_NAMES_WARNING, UserWarning)
             return getattr(self.model, method)(features)
