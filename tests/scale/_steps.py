@@ -211,3 +211,31 @@ def die_always(value: int) -> int:
 @cv.step(cache=False)
 def environment(name: str) -> dict:
     return {"value": os.environ.get(name), "parent": os.getppid()}
+
+
+@cv.step
+def chatty(x: int) -> int:
+    """Prints to both streams: the run records both, whatever the executor."""
+    print(f"to stdout {x}")
+    print(f"to stderr {x}", file=sys.stderr)
+    return x
+
+
+@cv.pipeline
+def chat(x: int = 1):
+    return chatty(x)
+
+
+@cv.step(cache=False)
+def waits_for(marker: str) -> str:
+    """Prints, then waits until `marker` exists: what it printed must show before it ends."""
+    print("waiting for the marker", flush=True)
+    deadline = time.monotonic() + MEET_TIMEOUT_S
+    while not os.path.exists(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return marker
+
+
+@cv.pipeline
+def waiting(marker: str):
+    return waits_for(marker)

@@ -28,27 +28,44 @@ MAX_CAPTURE = 1_000_000
 
 
 class _LiveLog:
-    """A log file opened on the first write, so silent steps cost no file operations."""
+    """A log file opened on the first write, so silent steps cost no file operations.
+
+    It is a convenience beside the captured output, so it never fails the step: where the file
+    cannot be written (a Ray node without the project's folder, a full disk), it stops, and the
+    output is still recorded with the step when it ends.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._file: TextIO | None = None
+        self._opened = False
+        self._broken = False
 
     def write(self, text: str) -> None:
-        if self.path is None:
+        if self.path is None or self._broken:
             return
-        if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - see close()
-        self._file.write(text)
-        self._file.flush()
+        try:
+            if self._file is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - see close()
+                self._opened = True
+            self._file.write(text)
+            self._file.flush()
+        except OSError:
+            self._broken = True
+            self._close_file()
 
     def close(self) -> None:
+        self._close_file()
+        if self._opened and self.path is not None:
+            with contextlib.suppress(OSError):  # the step run's record holds the output now
+                self.path.unlink(missing_ok=True)
+
+    def _close_file(self) -> None:
         if self._file is not None:
-            self._file.close()
+            with contextlib.suppress(OSError):
+                self._file.close()
             self._file = None
-            assert self.path is not None
-            self.path.unlink(missing_ok=True)  # the step run's record holds the output now
 
 
 class _Tee(io.StringIO):

@@ -24,7 +24,7 @@ from conveyor.core.context import StepContext, step_context
 from conveyor.core.graph import Node
 from conveyor.exceptions import ConveyorError
 from conveyor.metadata.records import AttemptRecord
-from conveyor.run.capture import capture_step
+from conveyor.run.capture import capture_step, routed_output
 from conveyor.run.isolation import StepTimeout, call_in_child, qualname
 
 __all__ = ["Stored", "Task", "TaskResult", "WorkerMemo"]
@@ -129,7 +129,9 @@ class Task:
             sync=self.sync,
         )
         result = TaskResult(status="failed", started_at=started, ended_at=started, seed=self.seed)
-        with capture_step(self.live_log) as captured, step_context(ctx):
+        # routed_output: in a worker process (process or Ray executor) nothing else installs
+        # the routers, and what the step prints would reach the terminal but not its record
+        with routed_output(), capture_step(self.live_log) as captured, step_context(ctx):
             try:
                 kwargs = {name: self._resolve(name, value) for name, value in self.inputs.items()}
                 returned = self._call_with_retries(kwargs, ctx, result)
