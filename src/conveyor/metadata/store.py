@@ -224,8 +224,9 @@ class MetadataStore:
         conn = self.write_conn
         environment = ("environment", run.environment_id or "")
         pipeline = ("pipeline", _pipeline_id(run.pipeline, run.pipeline_version))
+        with_environment = bool(run.environment_id) and packages is not None
         with conn.begin():
-            if run.environment_id and packages is not None and environment not in self._written:
+            if with_environment and environment not in self._written:
                 conn.execute(
                     self._insert_ignore(t.environments),
                     {
@@ -246,7 +247,7 @@ class MetadataStore:
                     },
                 )
             conn.execute(t.runs.insert(), _run_row(run))
-        if packages is not None:
+        if with_environment:
             self._written.add(environment)
         self._written.add(pipeline)
 

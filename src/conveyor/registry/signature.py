@@ -93,6 +93,8 @@ class InputSchema:
         self.fields = list(fields)
         self.names = [f.name for f in self.fields]
         self._by_name = {f.name: f for f in self.fields}
+        #: every field is a float: the validated columns make one float array (`block`)
+        self.all_float = bool(self.fields) and all(f.kind == "float" for f in self.fields)
         self.max_rows = max_rows
         self._columns: Any = None  # the frame's column index, built once
 
@@ -280,7 +282,7 @@ class InputSchema:
         float; None otherwise."""
         import numpy as np
 
-        if not self.fields or not all(f.kind == "float" for f in self.fields):
+        if not self.all_float:
             return None
         return np.array([columns[f.name] for f in self.fields], dtype="float64").T
 

@@ -11,14 +11,13 @@ import dataclasses
 import logging
 import threading
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from conveyor.registry import ModelRegistry, parse_ref
 from conveyor.registry.registry import ModelRef
 from conveyor.registry.signature import InputSchema
-from conveyor.serving.inputs import FEATURE_NAMES_WARNING, takes_array
+from conveyor.serving.inputs import quiet_feature_names, takes_array
 
 __all__ = ["LoadedModel", "ModelSlot"]
 
@@ -58,10 +57,7 @@ class LoadedModel:
         schema already matched the names)."""
         if not self.array_input:
             return getattr(self.model, method)(features)
-        # The filter list is process-wide (until Python 3.14): the only other thread using it
-        # is the watcher's probe of a new version, and a race there costs one printed warning.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", FEATURE_NAMES_WARNING, UserWarning)
+        with quiet_feature_names():
             return getattr(self.model, method)(features)
 
 
