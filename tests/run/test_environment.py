@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from conveyor.run.environment import git_state, installed_packages
+from conveyor.run.environment import git_state, installed_packages, known_git_state
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"]
 
@@ -63,3 +63,34 @@ def test_installed_packages_include_this_environment() -> None:
     packages = installed_packages()
     assert "sqlalchemy" in packages
     assert "conveyor" in packages
+
+
+def test_a_known_code_state_is_answered_without_git_until_something_git_reads_changes(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    source = repo / "flow.py"
+    head = git(repo, "rev-parse", "HEAD")
+    assert known_git_state(tmp_path) == (None, None)  # outside a repository: nothing to ask
+    assert known_git_state(source) is None  # never asked in this state
+    assert git_state(source) == (head, None)
+    assert known_git_state(source) == (head, None)
+
+    source.write_text("x = 3\n")  # the watched file changes
+    assert known_git_state(source) is None
+    dirty = git_state(source)
+    assert dirty[1] is not None
+    assert known_git_state(source) == dirty
+
+    git(repo, "add", "flow.py")  # the index changes
+    assert known_git_state(source) is None
+    git(repo, "commit", "-qm", "two")  # HEAD moves
+    assert known_git_state(source) is None
+    assert git_state(source) == (git(repo, "rev-parse", "HEAD"), None)
+
+    fresh = repo / "new_flow.py"
+    fresh.write_text("y = 1\n")
+    assert git_state(fresh)[1] is not None
+    (repo / ".gitignore").write_text("new_flow.py\n")  # an ignore file above it changes
+    assert known_git_state(fresh) is None
+    assert git_state(fresh)[1] is None

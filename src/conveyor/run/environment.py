@@ -20,6 +20,7 @@ __all__ = [
     "capture_environment",
     "git_state",
     "installed_packages",
+    "known_git_state",
 ]
 
 #: Shown with every run; the full list is stored once per distinct environment.
@@ -96,23 +97,78 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def git_state(source: Path | None, files: Sequence[Path] = ()) -> tuple[str | None, str | None]:
+CodeState = tuple[str | None, str | None]
+
+#: (git dir, HEAD, stats of what `git status` reads) → the code state found then; per process.
+_KNOWN: dict[tuple[object, ...], CodeState] = {}
+_KNOWN_MAX = 64
+
+
+def known_git_state(source: Path | None, files: Sequence[Path] = ()) -> CodeState | None:
+    """`git_state`'s answer when it is known without running git, else None.
+
+    Outside a repository it is (None, None). Inside one, it is what this process found last
+    time if nothing `git status` reads has changed since: HEAD, the index, the watched files
+    and the ignore files above them, compared by their stat (size, mtime and ctime in ns,
+    inode), as git itself decides whether a file may have changed. A notebook, a watcher or a
+    benchmark running pipelines again and again thus starts no subprocess per run.
+    """
+    _folder, git_dir, _watched, key = _state_key(source, files)
+    if git_dir is None:
+        return None, None
+    return _KNOWN.get(key)
+
+
+def git_state(source: Path | None, files: Sequence[Path] = ()) -> CodeState:
     """(HEAD commit, hash of the pipeline's uncommitted changes or None if clean).
 
     The pipeline's files are `source` and `files` (the modules its steps live in). One
     `git status` names those that differ from HEAD or are untracked; the hash covers their current
     contents. HEAD is read from `.git` directly; outside a repository no git runs at all.
     """
+    folder, git_dir, watched, key = _state_key(source, files)  # before git reads anything
+    if git_dir is None:
+        return None, None
+    state = _git_state(folder, git_dir, watched, commit=key[1])
+    if len(_KNOWN) >= _KNOWN_MAX:
+        _KNOWN.clear()
+    _KNOWN[key] = state
+    return state
+
+
+def _state_key(
+    source: Path | None, files: Sequence[Path]
+) -> tuple[Path, Path | None, list[Path], tuple[object, ...]]:
     folder = (source.parent if source and source.is_file() else source) or Path.cwd()
     git_dir = _find_git_dir(folder.resolve())
     if git_dir is None:
-        return None, None
-    commit = _read_head(git_dir)
+        return folder, None, [], ()
     watched = sorted({p.resolve() for p in (source, *files) if p is not None and p.is_file()})
+    root = git_dir.parent if git_dir.name == ".git" else None
+    ignores = {git_dir / "info" / "exclude"}
+    for path in watched:
+        for parent in path.parents:
+            ignores.add(parent / ".gitignore")
+            if root is None or parent == root or not parent.is_relative_to(root):
+                break
+    read = [git_dir / "index", *watched, *sorted(ignores)]
+    return folder, git_dir, watched, (git_dir, _read_head(git_dir), *map(_stat, read))
+
+
+def _stat(path: Path) -> tuple[object, ...]:
+    try:
+        s = path.stat()
+    except OSError:
+        return (str(path),)
+    return (str(path), s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino)
+
+
+def _git_state(folder: Path, git_dir: Path, watched: list[Path], commit: object) -> CodeState:
+    commit = commit if isinstance(commit, str) else None
     try:
         if commit is None:  # an unborn branch, or a layout we do not read: ask git
             done = subprocess.run(
-                ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5
+                ["git", "--no-optional-locks", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5
             )
             if done.returncode != 0:
                 return None, None
@@ -122,6 +178,7 @@ def git_state(source: Path | None, files: Sequence[Path] = ()) -> tuple[str | No
         status = subprocess.run(
             [
                 "git",
+                "--no-optional-locks",  # never rewrite the user's index (nor race their git)
                 "status",
                 "--porcelain",
                 "-z",

@@ -10,9 +10,11 @@ runner hands facts to a `Recorder`, which writes them in one transaction when:
 
 A small background thread flushes facts older than `window_s` while the runner is busy inside a
 long step, and refreshes the run's heartbeat; otherwise writes happen in the runner's own thread
-(a writer thread working all the time would fight it for the GIL). Batches are written in order,
-one at a time. A crash thus loses at most the facts of the last `window_s` — never leaves a row
-pointing at missing bytes, since bytes are written before facts are handed over.
+(a writer thread working all the time would fight it for the GIL). The thread starts with the
+first executed step, or once facts have waited `window_s`: a run served from the cache in a few
+milliseconds has nothing to wait for. Batches are written in order, one at a time. A crash thus
+loses at most the facts of the last `window_s` — never leaves a row pointing at missing bytes,
+since bytes are written before facts are handed over.
 """
 
 from __future__ import annotations
@@ -61,7 +63,6 @@ class Recorder:
         )
 
     def __enter__(self) -> Recorder:
-        self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -80,11 +81,14 @@ class Recorder:
         if not facts.step_run.cached:
             self._last_duration = duration_s
         if full or old:
+            self._start_thread()
             self.flush()
 
-    def before_step(self) -> None:
-        """The runner is about to execute a step: write what waits if the last step was slow."""
-        if self._buffer and self._last_duration >= self.slow_step_s:
+    def before_step(self, *, flush: bool = False) -> None:
+        """The runner is about to execute a step: write what waits if the last step was slow
+        (or if `flush`: the step runs where it cannot ask for a flush itself)."""
+        self._start_thread()
+        if self._buffer and (flush or self._last_duration >= self.slow_step_s):
             self.flush()
 
     def flush(self, older_than: float | None = None) -> None:
@@ -117,6 +121,10 @@ class Recorder:
             with self._buffer_lock:
                 batch, self._buffer = self._buffer, []
         return batch
+
+    def _start_thread(self) -> None:
+        if self._thread.ident is None and not self._stop.is_set():
+            self._thread.start()
 
     def _stop_thread(self) -> None:
         self._stop.set()

@@ -28,7 +28,12 @@ from conveyor.core.hashing import digest, hash_value
 from conveyor.exceptions import ConveyorError, GraphError
 from conveyor.metadata.records import Reusable, RunRecord, StepFacts, StepRunRecord
 from conveyor.run.capture import live_log_path, routed_output
-from conveyor.run.environment import capture_environment, git_state
+from conveyor.run.environment import (
+    CodeState,
+    capture_environment,
+    git_state,
+    known_git_state,
+)
 from conveyor.run.events import RunObserver
 from conveyor.run.executors import make_executor
 from conveyor.run.executors.base import Executor
@@ -178,8 +183,13 @@ class Runner:
     # -- the run -----------------------------------------------------------------------------------
 
     def run(self, source: Path | None) -> Run:
-        # a subprocess: beside the run, not before it
-        git = _GIT_POOL.submit(git_state, source, _step_files(self.graph))
+        files = _step_files(self.graph)
+        known = known_git_state(source, files)
+        git: Future[CodeState] = Future()
+        if known is None:  # a subprocess: beside the run, not before it
+            git = _GIT_POOL.submit(git_state, source, files)
+        else:
+            git.set_result(known)
         env, environment, packages = capture_environment(source)
         record = RunRecord(
             id=self.run_id,
@@ -430,10 +440,10 @@ class Runner:
                 ),
             )
             return None
-        if node.step.timeout is None and self.executor.in_process:
-            self._recorder.before_step()
-        else:  # another process cannot ask for a flush, and costs more than one anyway
-            self._recorder.flush()
+        # another process cannot ask for a flush, and costs more than one anyway
+        self._recorder.before_step(
+            flush=node.step.timeout is not None or not self.executor.in_process
+        )
         self.observer.step_started(node.name)
         task = Task(
             run_id=self.run_id,
@@ -646,9 +656,11 @@ _GIT_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conveyor-git")
 def _step_files(graph: Graph) -> list[Path]:
     """The source files the pipeline's steps are defined in."""
     files = set()
-    for node in graph.nodes.values():
+    for fn in {
+        node.step.fn for node in graph.nodes.values()
+    }:  # a map or a loop: one step, many nodes
         try:
-            found = inspect.getsourcefile(node.step.fn)
+            found = inspect.getsourcefile(fn)
         except TypeError:  # a builtin or C function
             continue
         if found:
@@ -656,7 +668,7 @@ def _step_files(graph: Graph) -> list[Path]:
     return sorted(files)
 
 
-def _code(git: Future[tuple[str | None, str | None]]) -> tuple[str | None, str | None]:
+def _code(git: Future[CodeState]) -> CodeState:
     try:
         return git.result(timeout=30)
     except Exception:  # no git, a hung git: the run is recorded without its code state
