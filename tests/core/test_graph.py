@@ -9,7 +9,7 @@ import pytest
 
 import conveyor as cv
 from conveyor.core.graph import Graph, Literal, Node, Ref
-from conveyor.exceptions import GraphError
+from conveyor.exceptions import DefinitionError, GraphError
 
 
 @cv.step
@@ -82,3 +82,31 @@ def test_version_follows_code_and_not_formatting(make_module: Callable[..., Modu
     edited = make_module(_PIPELINE.format(finish="x * 3")).flow.trace().version()
     assert base == reformatted
     assert base != edited
+
+
+def test_a_step_check_refuses_known_arguments_when_traced() -> None:
+    seen: list[dict[str, object]] = []
+
+    def positive(**known: object) -> None:
+        seen.append(known)
+        if float(known.get("rate", 1)) <= 0:  # type: ignore[arg-type]
+            raise ValueError(f"rate= must be > 0, got {known['rate']!r}")
+
+    @cv.step
+    def make(n: int) -> int:
+        return n
+
+    @cv.step(check=positive)
+    def scale(x: int, rate: float = 1.0) -> float:
+        return x * rate
+
+    @cv.pipeline
+    def flow(rate: float = 1.0) -> float:
+        return scale(make(3), rate=rate)
+
+    flow.trace(rate=2)
+    assert seen == [{"rate": 2.0}]  # the upstream output is not known yet: not passed
+    with pytest.raises(GraphError, match=r"step 'scale': rate= must be > 0, got -1\.0"):
+        flow.trace(rate=-1)
+    with pytest.raises(DefinitionError, match="check must be callable"):
+        cv.step(check=3)(make.fn)  # type: ignore[arg-type]

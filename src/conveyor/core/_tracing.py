@@ -127,6 +127,12 @@ class Tracer:
             elif isinstance(source, Ref) and arg in hints:
                 _check_types(self.nodes[source.node], source.output, hints[arg], where)
             inputs.append((arg, source))
+        if step.check is not None:
+            known = {a: s.value for a, s in inputs if isinstance(s, Literal) and a != map_over}
+            try:
+                step.check(**known)
+            except (ValueError, TypeError) as err:
+                raise GraphError(f"step {name!r}: {err}") from None
         self.nodes[name] = Node(name=name, step=step, inputs=tuple(inputs), map_over=map_over)
         if len(step.outputs) == 1:
             return Ref(name, step.outputs[0])

@@ -38,6 +38,10 @@ class Step:
             It runs in the step's context: `current_step()` has the run's settings.
         resources: what one call needs, e.g. `{"cpu": 2, "memory": "4GB", "gpu": 1}`; parallel
             executors schedule by it (Ray passes it on to its own scheduler).
+        check: called when the pipeline is traced, with the arguments known then (literals and
+            pipeline parameters, by keyword; not those an upstream step produces). A ValueError
+            or TypeError it raises refuses the graph before anything runs, naming the step:
+            a bad threshold should not wait for an hour of training to be reported.
     """
 
     fn: Callable[..., Any]
@@ -49,6 +53,7 @@ class Step:
     timeout: float | None = None
     cache_key_fn: Callable[..., Any] | None = None
     resources: Any = None  # normalised by __post_init__ to a Resources value or None
+    check: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         where = f"step {self.name!r}"
@@ -79,8 +84,9 @@ class Step:
             raise DefinitionError(f"{where}: timeout must be a positive number or None")
         if self.resources is not None and not isinstance(self.resources, Resources):
             object.__setattr__(self, "resources", Resources.parse(self.resources, where))
-        if self.cache_key_fn is not None and not callable(self.cache_key_fn):
-            raise DefinitionError(f"{where}: cache_key_fn must be callable")
+        for option in ("cache_key_fn", "check"):
+            if getattr(self, option) is not None and not callable(getattr(self, option)):
+                raise DefinitionError(f"{where}: {option} must be callable")
         if not isinstance(self.cache, bool):
             raise DefinitionError(f"{where}: cache must be True or False, got {self.cache!r}")
         for param in self.signature.parameters.values():
@@ -211,6 +217,7 @@ def step(
     timeout: float | None = None,
     cache_key_fn: Callable[..., Any] | None = None,
     resources: Mapping[str, Any] | None = None,
+    check: Callable[..., Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Step]: ...
 
 
@@ -226,6 +233,7 @@ def step(
     timeout: float | None = None,
     cache_key_fn: Callable[..., Any] | None = None,
     resources: Mapping[str, Any] | None = None,
+    check: Callable[..., Any] | None = None,
 ) -> Step | Callable[[Callable[..., Any]], Step]:
     """Make a function a pipeline step: `@step` or `@step(outputs=("train", "test"), retries=2)`."""
 
@@ -247,6 +255,7 @@ def step(
             timeout=timeout,
             cache_key_fn=cache_key_fn,
             resources=resources,
+            check=check,
         )
         return _wrapping(result, func)
 

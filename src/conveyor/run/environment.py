@@ -168,7 +168,11 @@ def _git_state(folder: Path, git_dir: Path, watched: list[Path], commit: object)
     try:
         if commit is None:  # an unborn branch, or a layout we do not read: ask git
             done = subprocess.run(
-                ["git", "--no-optional-locks", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5
+                ["git", "--no-optional-locks", "rev-parse", "HEAD"],
+                cwd=folder,
+                capture_output=True,
+                text=True,
+                timeout=5,
             )
             if done.returncode != 0:
                 return None, None
