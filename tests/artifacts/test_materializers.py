@@ -517,3 +517,27 @@ def test_a_registry_ships_to_a_fresh_process_whatever_types_it_has_seen() -> Non
     )
     assert child.returncode == 0, child.stderr.decode()
     assert child.stdout.decode().strip() == registry.digest()
+
+
+def test_skops_refuses_a_model_that_would_call_an_untrusted_function() -> None:
+    import builtins
+
+    from sklearn.cluster import FeatureAgglomeration
+    from sklearn.feature_selection import SelectKBest, f_classif
+    from sklearn.preprocessing import FunctionTransformer
+
+    x, y = _xy()
+    hostile = make_pipeline(FunctionTransformer(func=builtins.exec))
+    data = SkopsMaterializer().save(hostile)
+    with pytest.raises(UnsafeArtifactError, match=r"builtins\.exec"):
+        SkopsMaterializer().load(data)
+    with pytest.raises(UnsafeArtifactError, match=r"builtins\.exec"):
+        SkopsMaterializer(trusted_modules=("numpy.",)).load(data)
+    # what computes and does nothing else loads: score functions, numpy reductions
+    useful = make_pipeline(
+        SelectKBest(score_func=f_classif, k="all"), FeatureAgglomeration(n_clusters=1)
+    ).fit(x, y)
+    loaded = SkopsMaterializer().load(SkopsMaterializer().save(useful))
+    assert np.array_equal(loaded.transform(x), useful.transform(x))
+    # a module the user names is trusted whole, functions included
+    assert SkopsMaterializer(trusted_modules=("builtins.",)).load(data) is not None

@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
+from conveyor.artifacts.trust import DEFAULT_TRUSTED_MODULES, PURE_FUNCTION_MODULES, is_trusted
 from conveyor.core.hashing import canonical_json, digest
 from conveyor.core.lazytypes import matches
 from conveyor.exceptions import MaterializerError, UnsafeArtifactError
@@ -34,9 +35,6 @@ __all__ = [
     "default_registry",
     "register_materializer",
 ]
-
-#: Modules whose types skops may load without `trust=True`.
-DEFAULT_TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
 
 
 class Materializer:
@@ -214,11 +212,16 @@ class SeriesParquetMaterializer(ParquetMaterializer):
 
 
 class SkopsMaterializer(Materializer):
-    """scikit-learn estimators with skops: loading checks every type against a trusted list."""
+    """scikit-learn estimators with skops: loading checks every type against a trusted list.
+
+    Without `trust`, a model loads when each type or function skops does not trust itself passes
+    `conveyor.artifacts.trust.is_trusted`; `trusted_modules` are the user's own (`trusted_types`),
+    trusted whole.
+    """
 
     name = "sklearn.skops"
 
-    def __init__(self, trusted_modules: Iterable[str] = DEFAULT_TRUSTED_MODULES) -> None:
+    def __init__(self, trusted_modules: Iterable[str] = ()) -> None:
         self.trusted_modules = tuple(trusted_modules)
 
     def save(self, value: Any) -> bytes:
@@ -234,12 +237,14 @@ class SkopsMaterializer(Materializer):
         import skops.io
 
         untrusted = skops.io.get_untrusted_types(data=data)
-        refused = [t for t in untrusted if not t.startswith(self.trusted_modules)]
+        refused = [t for t in untrusted if not is_trusted(t, self.trusted_modules)]
         if refused and not trust:
             raise UnsafeArtifactError(
-                f"the model contains types outside the trusted modules "
-                f"{list(self.trusted_modules)}: {refused}; load it with trust=True (--trust) "
-                "if you trust its source"
+                f"the model contains types or functions that are not trusted: {refused} (trusted: "
+                f"classes of {list(DEFAULT_TRUSTED_MODULES)}, functions of "
+                f"{list(PURE_FUNCTION_MODULES)}, anything of {list(self.trusted_modules)}); "
+                "load it with trust=True (--trust) if you trust its source, or add its module "
+                "to trusted_types"
             )
         return skops.io.loads(data, trusted=untrusted)
 
@@ -413,9 +418,7 @@ class MaterializerRegistry:
         return digest(canonical_json(items).encode())
 
 
-def _builtin_registry(
-    trusted_modules: Iterable[str] = DEFAULT_TRUSTED_MODULES,
-) -> MaterializerRegistry:
+def _builtin_registry(trusted_modules: Iterable[str] = ()) -> MaterializerRegistry:
     registry = MaterializerRegistry()
     json_mat = JsonMaterializer()
     for kind in (type(None), bool, int, float, str, list, dict):
@@ -444,7 +447,7 @@ class _Trusting(MaterializerRegistry):
 
     def __init__(self, base: MaterializerRegistry, trusted_modules: Iterable[str]) -> None:
         self.base = base
-        self.skops = SkopsMaterializer((*DEFAULT_TRUSTED_MODULES, *trusted_modules))
+        self.skops = SkopsMaterializer(trusted_modules)
 
     def register(self, type_: type | str, materializer: Materializer) -> None:
         self.base.register(type_, materializer)
