@@ -263,6 +263,29 @@ def test_runs_list_and_show(cli: Cli) -> None:
     assert first["run_id"][:12] in table and "flow" in table
 
 
+def test_runs_show_prints_names_that_look_like_markup_as_they_are(cli: Cli) -> None:
+    cli.write(
+        "sliced.py",
+        """
+import conveyor as cv
+
+@cv.step
+def score() -> float:
+    cv.log_metric("accuracy[island=Biscoe]", 0.5)
+    cv.log_metric("[bold]loss", 0.25)
+    return 0.5
+
+@cv.pipeline
+def sliced():
+    return score()
+""",
+    )
+    run = cli.json("run", "sliced.py:sliced")
+    shown = cli("runs", "show", run["run_id"]).stdout
+    assert "accuracy[island=Biscoe]" in shown
+    assert "[bold]loss" in shown
+
+
 def test_artifact_preview_and_lineage(cli: Cli) -> None:
     cli.write(
         "frames.py",

@@ -140,7 +140,11 @@ def _print_run(record: Any, steps: list[Any], metrics: list[Any], names: dict[st
     for s in steps:
         outputs = ", ".join(f"{k}={v[:10]}" for k, v in s.outputs.items())
         table.add_row(
-            s.name, status(s.status, s.cached), seconds(s.duration_s), str(s.attempts), outputs
+            escape(s.name),
+            status(s.status, s.cached),
+            seconds(s.duration_s),
+            str(s.attempts),
+            escape(outputs),
         )
     out.print(table)
     if metrics:
@@ -149,8 +153,8 @@ def _print_run(record: Any, steps: list[Any], metrics: list[Any], names: dict[st
             mt.add_column(column)
         for m in metrics:
             mt.add_row(
-                names.get(m.step_run_id, "?"),
-                m.name,
+                escape(names.get(m.step_run_id, "?")),
+                escape(m.name),  # per-slice names look like markup: accuracy[island=Biscoe]
                 f"{m.value:.6g}",
                 "" if m.step is None else str(m.step),
             )
