@@ -113,3 +113,54 @@ def test_log_metric_rejects_bad_values(name: object, value: object) -> None:
 def test_log_param_rejects_bad_names() -> None:
     with pytest.raises(cv.ConveyorError):
         cv.log_param("", 1)
+
+
+@cv.step
+def _sized(rows: int, label: str = "x", model: object = None) -> list:
+    return [label] * rows
+
+
+@cv.step
+def _slow_count(values: list, seconds: float = 0.0) -> int:
+    import time
+
+    time.sleep(seconds)
+    return len(values)
+
+
+@cv.pipeline
+def _drawn(rows: int = 2, seconds: float = 0.0):
+    return _slow_count(_sized(rows, label="y", model=range(3)), seconds=seconds)
+
+
+def test_a_run_records_its_graph_and_each_step_its_own_arguments(
+    project: Path, workspace: Workspace
+) -> None:
+    run = _drawn.run(rows=3)
+    meta = workspace.metadata
+    record = meta.get_run(run.id)
+    assert meta.pipeline_graph(record.pipeline, record.pipeline_version) == [
+        ["_sized", "_sized", [], None],
+        ["_slow_count", "_slow_count", ["_sized"], None],
+    ]
+    steps = {s.name: s for s in meta.step_runs(run.id)}
+    assert steps["_sized"].arguments == {"rows": 3, "label": "y", "model": "range(0, 3)"}
+    assert steps["_slow_count"].arguments == {"seconds": 0.0}  # `values` comes from a step
+
+
+def test_a_live_run_says_which_steps_are_running(project: Path, workspace: Workspace) -> None:
+    import threading
+    import time
+
+    meta = workspace.metadata
+    result: list[cv.Run] = []
+    worker = threading.Thread(target=lambda: result.append(_drawn.run(seconds=1.5)))
+    worker.start()
+    seen: set[tuple[str, ...]] = set()
+    while worker.is_alive():
+        for record in meta.list_runs():
+            seen.add(tuple(record.running))
+        time.sleep(0.05)
+    worker.join()
+    assert ("_slow_count",) in seen  # while it slept
+    assert meta.get_run(result[0].id).running == []  # cleared when the run ended

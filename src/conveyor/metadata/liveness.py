@@ -28,6 +28,7 @@ def run_record(row: Mapping[str, Any]) -> RunRecord:
     data["params"] = json.loads(data["params"])
     data["packages"] = json.loads(data["packages"] or "{}")
     data["outputs"] = json.loads(data["outputs"] or "{}")
+    data["running"] = json.loads(data.get("running") or "[]")
     data["cache"] = bool(data["cache"])
     return RunRecord(**data)
 

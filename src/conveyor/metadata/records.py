@@ -41,6 +41,7 @@ class RunRecord:
     resumed_from: str | None = None
     heartbeat_at: float | None = None
     environment_id: str | None = None  # the full package list: `MetadataStore.environment()`
+    running: list[str] = dataclasses.field(default_factory=list)  # steps busy for a while
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +69,7 @@ class StepRunRecord:
     stderr: str | None = None
     inputs: dict[str, str] = dataclasses.field(default_factory=dict)  # argument → artifact id
     outputs: dict[str, str] = dataclasses.field(default_factory=dict)  # output → artifact id
+    arguments: dict[str, Any] = dataclasses.field(default_factory=dict)  # literal → JSON value
 
 
 @dataclasses.dataclass(frozen=True)

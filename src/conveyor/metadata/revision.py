@@ -3,4 +3,4 @@
 A test checks it equals the head of the Alembic migrations.
 """
 
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"

@@ -21,6 +21,8 @@ pipelines = sa.Table(
     sa.Column("name", sa.String(200), nullable=False, index=True),
     sa.Column("version", sa.String(64), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    # the traced DAG, same for every run of this version: [[node, step, [upstream], map_over]]
+    sa.Column("graph", sa.Text),
 )
 
 runs = sa.Table(
@@ -48,6 +50,7 @@ runs = sa.Table(
     sa.Column("resumed_from", sa.String(32)),  # the run this one continues
     sa.Column("heartbeat_at", sa.Float),  # refreshed while the runner lives
     sa.Column("environment_id", sa.String(32)),  # every installed package: `environments`
+    sa.Column("running", sa.Text),  # JSON list: steps executing for a while, as last seen
     sa.Index("ix_runs_started_at", "started_at"),
     sa.Index("ix_runs_pipeline_started_at", "pipeline", "started_at"),
 )
@@ -74,6 +77,7 @@ step_runs = sa.Table(
     sa.Column("traceback", sa.Text),
     sa.Column("stdout", sa.Text),
     sa.Column("stderr", sa.Text),
+    sa.Column("arguments", sa.Text),  # JSON: the literal arguments the step was called with
 )
 
 artifacts = sa.Table(

@@ -219,8 +219,16 @@ class MetadataStore:
 
     # -- writes ----------------------------------------------------------------------------------
 
-    def start_run(self, run: RunRecord, packages: Mapping[str, str] | None = None) -> None:
-        """Record a new run (and its environment's full package list, once per environment)."""
+    def start_run(
+        self,
+        run: RunRecord,
+        packages: Mapping[str, str] | None = None,
+        graph: Sequence[Sequence[Any]] | None = None,
+    ) -> None:
+        """Record a new run (and its environment's full package list, once per environment).
+
+        `graph` is the traced DAG, `[[node, step, [upstream nodes], map_over or None], ...]` in
+        graph order, stored once per pipeline version (equal versions have equal graphs)."""
         conn = self.write_conn
         environment = ("environment", run.environment_id or "")
         pipeline = ("pipeline", _pipeline_id(run.pipeline, run.pipeline_version))
@@ -244,6 +252,7 @@ class MetadataStore:
                         "name": run.pipeline,
                         "version": run.pipeline_version,
                         "created_at": run.started_at,
+                        "graph": None if graph is None else _dumps([list(n) for n in graph]),
                     },
                 )
             conn.execute(t.runs.insert(), _run_row(run))
@@ -279,6 +288,7 @@ class MetadataStore:
                     duration_s=sa.literal(ended_at) - t.runs.c.started_at,
                     error=error,
                     outputs=_dumps(dict(outputs or {})),
+                    running=None,
                     **({"git_commit": code[0], "git_dirty": code[1]} if code else {}),
                 )
             )
@@ -414,13 +424,23 @@ class MetadataStore:
             raise NotFoundError(f"no environment with id {environment_id!r}")
         return json.loads(rows[0][0])
 
-    def heartbeat(self, run_id: str) -> None:
-        """Mark the run's runner as alive now."""
+    def heartbeat(self, run_id: str, running: Sequence[str] | None = None) -> None:
+        """Mark the run's runner as alive now; `running` also says which steps it is executing."""
+        values: dict[str, Any] = {"heartbeat_at": time.time()}
+        if running is not None:
+            values["running"] = _dumps(list(running))
         conn = self.write_conn
         with conn.begin():
-            conn.execute(
-                t.runs.update().where(t.runs.c.id == run_id).values(heartbeat_at=time.time())
+            conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(**values))
+
+    def pipeline_graph(self, pipeline: str, version: str) -> list[list[Any]] | None:
+        """The traced DAG stored with a pipeline version (see `start_run`), or None before 0007."""
+        rows = self._read(
+            sa.select(t.pipelines.c.graph).where(
+                t.pipelines.c.id == _pipeline_id(pipeline, version)
             )
+        )
+        return json.loads(rows[0][0]) if rows and rows[0][0] else None
 
     def reusable_steps(self, run_id: str) -> dict[str, Reusable]:
         """Steps that succeeded in `run_id`, with their outputs, for `resume`."""
@@ -624,6 +644,7 @@ def _run_row(run: RunRecord) -> dict[str, Any]:
     row["params"] = _dumps(run.params)
     row["packages"] = _dumps(run.packages)
     row["outputs"] = _dumps(run.outputs)
+    row["running"] = _dumps(run.running) if run.running else None
     return row
 
 
@@ -634,6 +655,7 @@ def _run_record(row: sa.Row) -> RunRecord:
 def _step_row(step: StepRunRecord) -> dict[str, Any]:
     row = {c.name: getattr(step, c.name, None) for c in t.step_runs.columns}
     row["node"] = step.name
+    row["arguments"] = _dumps(step.arguments) if step.arguments else None
     return row
 
 
@@ -641,6 +663,7 @@ def _step_record(row: sa.Row, io: Mapping[str, dict[str, str]]) -> StepRunRecord
     data = dict(row._mapping)
     data["name"] = data.pop("node")
     data["cached"] = bool(data["cached"])
+    data["arguments"] = json.loads(data["arguments"] or "{}")
     return StepRunRecord(**data, inputs=dict(io["in"]), outputs=dict(io["out"]))
 
 

@@ -9,12 +9,14 @@ runner hands facts to a `Recorder`, which writes them in one transaction when:
 - the runner is about to block on running steps, or the run ends.
 
 A small background thread flushes facts older than `window_s` while the runner is busy inside a
-long step, and refreshes the run's heartbeat; otherwise writes happen in the runner's own thread
-(a writer thread working all the time would fight it for the GIL). The thread starts with the
-first executed step, or once facts have waited `window_s`: a run served from the cache in a few
-milliseconds has nothing to wait for. Batches are written in order, one at a time. A crash thus
-loses at most the facts of the last `window_s` — never leaves a row pointing at missing bytes,
-since bytes are written before facts are handed over.
+long step, and refreshes the run's heartbeat, with the steps that have been executing for
+`window_s` or more (what a live view shows as running; faster steps are never written).
+Otherwise writes happen in the runner's own thread (a writer thread working all the time would
+fight it for the GIL). The thread starts with the first executed step, or once facts have waited
+`window_s`: a run served from the cache in a few milliseconds has nothing to wait for. Batches
+are written in order, one at a time. A crash thus loses at most the facts of the last
+`window_s` — never leaves a row pointing at missing bytes, since bytes are written before facts
+are handed over.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 
 from conveyor.metadata.records import StepFacts
 from conveyor.metadata.store import MetadataStore
@@ -42,12 +45,14 @@ class Recorder:
         store: MetadataStore,
         *,
         heartbeat_run: str | None = None,
+        busy: Mapping[str, float] | None = None,
         window_s: float = 0.05,
         slow_step_s: float = 0.01,
         max_batch: int = 1000,
     ) -> None:
         self.store = store
         self.heartbeat_run = heartbeat_run
+        self.busy = busy if busy is not None else {}  # step → time.monotonic() it started
         self.window_s = window_s
         self.slow_step_s = slow_step_s
         self.max_batch = max_batch
@@ -133,6 +138,7 @@ class Recorder:
 
     def _background(self) -> None:
         last_beat = time.monotonic()
+        shown: list[str] = []  # the running steps as last written
         try:
             while not self._stop.wait(self.window_s):
                 try:
@@ -140,10 +146,15 @@ class Recorder:
                 except Exception as err:  # handed to the runner on its next add/flush
                     self._error = err
                     return
-                if self.heartbeat_run and time.monotonic() - last_beat >= HEARTBEAT_S:
-                    last_beat = time.monotonic()
+                now = time.monotonic()
+                running = sorted(
+                    name for name, since in list(self.busy.items()) if now - since >= self.window_s
+                )
+                if self.heartbeat_run and (running != shown or now - last_beat >= HEARTBEAT_S):
+                    last_beat = now
                     try:
-                        self.store.heartbeat(self.heartbeat_run)
+                        self.store.heartbeat(self.heartbeat_run, running=running)
+                        shown = running
                     except Exception as err:  # the next write reports a broken database
                         logger.debug("heartbeat failed: %s", err)
         finally:

@@ -11,6 +11,7 @@ import collections
 import dataclasses
 import graphlib
 import inspect
+import reprlib
 import sys
 import time
 import uuid
@@ -174,6 +175,7 @@ class Runner:
         self._item_of: dict[str, str] = {}  # map item → its map node
         self._maps: dict[str, _MapState] = {}
         self._item_index: dict[str, int] = {}
+        self._busy: dict[str, float] = {}  # node → when it was handed to the executor
         self._included = set(graph.nodes)
         if options.select is not None:  # the selection and what it needs from the cache
             self._included = set(options.select).union(
@@ -207,10 +209,13 @@ class Runner:
             **env,
         )
         meta = self.ws.metadata
-        meta.start_run(record, packages)
+        meta.start_run(record, packages, graph=_graph_rows(self.graph))
         self.observer.run_started(record, self.graph)
         try:
-            with routed_output(), Recorder(meta, heartbeat_run=self.run_id) as self._recorder:
+            with (
+                routed_output(),
+                Recorder(meta, heartbeat_run=self.run_id, busy=self._busy) as self._recorder,
+            ):
                 self._execute()
                 pending = self._recorder.drain()  # written with the run's end, below
         except BaseException:
@@ -445,6 +450,7 @@ class Runner:
             flush=node.step.timeout is not None or not self.executor.in_process
         )
         self.observer.step_started(node.name)
+        self._busy[node.name] = time.monotonic()
         task = Task(
             run_id=self.run_id,
             node=node,
@@ -558,6 +564,7 @@ class Runner:
             stderr=result.stderr if result else None,
             inputs=inputs,
             outputs=outputs,
+            arguments={arg: _shown(value) for arg, value in self._literals(node).items()},
         )
         artifacts: list[dict[str, Any]] = []
         cache_outputs = None
@@ -595,6 +602,7 @@ class Runner:
             ),
             duration_s=result.duration_s if result else 0.0,
         )
+        self._busy.pop(node.name, None)
         self._status[node.name] = status
         self._records[node.name] = record
         self.observer.step_finished(record)
@@ -668,6 +676,14 @@ def _step_files(graph: Graph) -> list[Path]:
     return sorted(files)
 
 
+def _graph_rows(graph: Graph) -> list[tuple[str, str, list[str], str | None]]:
+    """The DAG as the metadata store keeps it: (node, step, upstream nodes, map_over)."""
+    return [
+        (name, node.step.name, sorted(node.upstream), node.map_over)
+        for name, node in graph.nodes.items()
+    ]
+
+
 def _code(git: Future[CodeState]) -> CodeState:
     try:
         return git.result(timeout=30)
@@ -692,6 +708,24 @@ def _json_params(params: Any) -> dict[str, Any]:
         k: v if isinstance(v, (str, int, float, bool, type(None))) else canonical(v)
         for k, v in params.items()
     }
+
+
+#: A literal argument longer than this in JSON is recorded as the start of its repr.
+_SHOWN_CHARS = 2000
+
+
+def _shown(value: Any) -> Any:
+    """A step's literal argument as it is recorded for people to read: JSON where it is short,
+    else a repr (an estimator object reads as `LogisticRegression(C=0.5)`)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    import json
+
+    try:
+        text = json.dumps(value, allow_nan=True, default=repr)
+    except (ValueError, RecursionError):  # a circular structure
+        return reprlib.repr(value)
+    return json.loads(text) if len(text) <= _SHOWN_CHARS else reprlib.repr(value)
 
 
 def _summary_json(summary: dict[str, Any]) -> str:
