@@ -164,6 +164,17 @@ def test_a_database_at_another_revision_is_refused(metadata_url: str) -> None:
     assert SCHEMA_REVISION in message
 
 
+def test_another_applications_database_is_refused_untouched(metadata_url: str) -> None:
+    engine = sa.create_engine(metadata_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE runs (theirs INTEGER)"))
+    with _finalizer_reports(), pytest.raises(MetadataError, match="no Conveyor schema revision"):
+        MetadataStore(metadata_url)
+    with engine.connect() as conn:
+        assert set(sa.inspect(conn).get_table_names()) == {"runs"}  # nothing half-created
+    engine.dispose()
+
+
 def test_an_empty_database_is_not_created_when_told_not_to(metadata_url: str) -> None:
     with _finalizer_reports(), pytest.raises(MetadataError):
         MetadataStore(metadata_url, create=False)

@@ -167,7 +167,13 @@ class MetadataStore:
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(7242015)"))
                 if sa.inspect(conn).has_table("alembic_version"):
                     return  # created meanwhile by another process
-                t.metadata.create_all(conn)
+                try:
+                    t.metadata.create_all(conn, checkfirst=False)  # one statement per table
+                except sa.exc.SQLAlchemyError as err:
+                    raise MetadataError(
+                        f"cannot create Conveyor's tables in {self._safe_url}, which has no "
+                        f"Conveyor schema revision (another application's database?): {err}"
+                    ) from None
                 conn.execute(
                     sa.text(
                         "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
