@@ -12,7 +12,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -142,6 +145,55 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     close_workspaces()
 
 
+@dataclasses.dataclass
+class Shapes:
+    """Runs of awkward shapes, in a project of their own (the counts of `filled` stay put)."""
+
+    root: Path
+    nine: str  # a run of nine steps in a row; its first step logs a very long parameter
+    grid: str  # a run of 200 steps
+    killed: str  # a run killed (SIGKILL) while its step `wait_for` was running
+    plain_model: str  # a model whose only version has no alias
+
+
+def _killed_mid_step(root: Path, settings: Settings) -> str:
+    """`conveyor run` of `gated` (waiting on a file that never comes), killed with SIGKILL."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("conveyor")), "run", f"{p.__file__}:gated",
+         "-p", f"gate_file={root / 'never'}", "--no-cache"],
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not list((settings.home / "logs").glob("*/wait_for.log")):
+            assert proc.poll() is None, "the run ended before its step started"
+            assert time.monotonic() < deadline, "the step never started"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    return next((settings.home / "logs").glob("*/wait_for.log")).parent.name
+
+
+@pytest.fixture(scope="session")
+def shapes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shapes]:
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("CONVEYOR_DB", "CONVEYOR_ARTIFACTS", "CONVEYOR_TRUST_PICKLE"):
+            mp.delenv(var, raising=False)
+        root = tmp_path_factory.mktemp("ui-shapes")
+        settings = Settings.load(root)
+        nine = p.nine.run(settings=settings)
+        grid = p.grid.run(settings=settings)
+        assert nine.status == grid.status == "succeeded"
+        killed = _killed_mid_step(root, settings)
+        ModelRegistry(open_workspace(settings)).register(
+            "plain", nine.step("stage").outputs["output"], run_id=nine.id
+        )
+        yield Shapes(root, nine.id, grid.id, killed, "plain")
+    close_workspaces()
+
+
 class UiServer:
     """The dashboard app on a real uvicorn server in a thread, on a socket bound here."""
 
@@ -181,6 +233,14 @@ class UiServer:
 def ui(filled: Project) -> Iterator[UiServer]:
     """The read-only dashboard (no API key)."""
     server = UiServer(UiConfig(root=str(filled.root))).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def shapes_ui(shapes: Shapes) -> Iterator[UiServer]:
+    """The read-only dashboard over `shapes`."""
+    server = UiServer(UiConfig(root=str(shapes.root))).start()
     yield server
     server.stop()
 
@@ -264,5 +324,15 @@ def tab(browser: Any, ui: UiServer) -> Iterator[Tab]:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     try:
         yield Tab(context.new_page(), ui.url)
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def shapes_tab(browser: Any, shapes_ui: UiServer) -> Iterator[Tab]:
+    """A tab on the dashboard over `shapes`."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        yield Tab(context.new_page(), shapes_ui.url)
     finally:
         context.close()

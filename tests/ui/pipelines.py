@@ -125,3 +125,37 @@ def release(c: float = 1.0, description: str = IMG, keep_rejected: bool = False)
         description=description,
         keep_rejected=keep_rejected,
     )
+
+
+#: a parameter value far wider than the step panel, with nowhere to break a line (the panel
+#: must wrap it anyway, not cut it)
+LONG = "s3://bucket/" + "/".join(f"part{i:02d}" for i in range(40)) + "?tag=" + "x" * 60 + " END"
+
+
+@cv.step
+def stage(x: int, note: str = "") -> int:
+    if note:
+        cv.log_param("note", note)
+    return x + 1
+
+
+@cv.pipeline
+def nine(x: int = 0):
+    """Nine steps in a row: the widest DAG of its size."""
+    for i in range(9):
+        x = stage(x, note=LONG if i == 0 else "")
+    return x
+
+
+@cv.step
+def cell(a: int, b: int) -> int:
+    return a + b
+
+
+@cv.pipeline
+def grid(layers: int = 20, width: int = 10):
+    """200 steps: 20 layers of 10, each reading two outputs of the layer before (benchmark B8)."""
+    row = [cell(i, 1) for i in range(width)]
+    for _ in range(layers - 1):
+        row = [cell(row[i], row[(i + 1) % width]) for i in range(width)]
+    return row[0]

@@ -33,7 +33,8 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list
         for run in runs:
             registry.register("toy", run.step("fit").outputs["output"], run_id=run.id)
         registry.promote("toy", 1, "production")
-        yield root, [r.id for r in runs]
+        uncached = p.training.run(lr=0.9, n=40, cache=False, settings=settings)
+        yield root, [*(r.id for r in runs), uncached.id]
     close_workspaces()
 
 
@@ -79,7 +80,7 @@ def test_promote_and_rollback_are_recorded_like_the_cli(client: httpx.Client) ->
     model = client.get("/api/models/toy").json()
     assert model["aliases"] == {"production": 1}
     assert [(e["action"], e["version"], e["reason"]) for e in model["history"][:2]] == [
-        ("rollback", 1, None),
+        ("rollback", 1, "rolled back by hand"),  # the registry's word for no reason
         ("promote", 2, "better loss"),
     ]
 
@@ -108,20 +109,40 @@ def test_rerun_starts_the_pipeline_again_with_the_same_parameters(
     assert response.status_code == 202, response.text
     started = response.json()
     assert started["run_id"] is not None, started
-    assert started["command"][:1] == ["run"]
-    deadline = time.monotonic() + 120
-    while True:
-        run = client.get(f"/api/runs/{started['run_id']}").json()["run"]
-        if run["status"] != "running" or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    assert started["command"][:1] == ["run"] and "--no-cache" not in started["command"]
+    run = _finished(client, started["run_id"])
     assert run["status"] == "succeeded"
     before = client.get(f"/api/runs/{original}").json()["run"]
     assert run["params"] == before["params"] and run["pipeline_ref"] == before["pipeline_ref"]
+    assert run["cache"] is True
     refused = client.post(f"/api/runs/{original}/rerun", json={"mode": "resume"}, headers=AUTH)
     assert refused.status_code == 409 and "only failed or interrupted" in refused.json()["detail"]
     bad = client.post(f"/api/runs/{original}/rerun", json={"mode": "delete"}, headers=AUTH)
     assert bad.status_code == 400
+
+
+def test_rerun_keeps_the_runs_options(client: httpx.Client, small: tuple[Path, list[str]]) -> None:
+    """A run made with --no-cache is re-run with --no-cache: every step executes again."""
+    original = client.get(f"/api/runs/{small[1][2]}").json()
+    assert original["run"]["cache"] is False
+    response = client.post(f"/api/runs/{small[1][2]}/rerun", json={}, headers=AUTH)
+    assert response.status_code == 202, response.text
+    started = response.json()
+    assert "--no-cache" in started["command"]
+    run = _finished(client, started["run_id"])
+    assert run["status"] == "succeeded" and run["cache"] is False
+    assert run["params"] == original["run"]["params"]
+    steps = client.get(f"/api/runs/{run['id']}").json()["steps"]
+    assert not any(s["cached"] for s in steps)  # make_data of the other runs was not reused
+
+
+def _finished(client: httpx.Client, run_id: str) -> dict:
+    deadline = time.monotonic() + 120
+    while True:
+        run = client.get(f"/api/runs/{run_id}").json()["run"]
+        if run["status"] != "running" or time.monotonic() > deadline:
+            return run
+        time.sleep(0.2)
 
 
 def test_promote_from_the_browser_with_the_key(browser, server: UiServer) -> None:

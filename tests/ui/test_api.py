@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import httpx
+import jsonschema
 import pytest
 from tests.ui import pipelines as p
-from tests.ui.conftest import Project
+from tests.ui.conftest import Project, Shapes, UiServer
 
 from conveyor.ui.monitoring import _reference_only
 
@@ -45,9 +48,32 @@ def test_runs_are_listed_newest_first_filtered_and_paged(
     assert seen == ids
 
 
+def test_a_page_of_runs_is_named_by_its_cursor_both_ways(
+    api: httpx.Client, filled: Project
+) -> None:
+    """Older with `after=next`, newer with `before=prev`: no page needs the way it was reached."""
+    query = {"pipeline": f"training {p.IMG}", "limit": 1}
+    pages = [api.get("/api/runs", params=query).json()]
+    while pages[-1]["next"]:
+        pages.append(api.get("/api/runs", params={**query, "after": pages[-1]["next"]}).json())
+    assert [page["runs"][0]["id"] for page in pages] == filled.training[::-1]
+    assert [(page["offset"], page["total"]) for page in pages] == [(0, 3), (1, 3), (2, 3)]
+    assert pages[0]["prev"] is None and pages[1]["prev"] and pages[2]["prev"]
+    for newer, page in itertools.pairwise(pages):
+        assert api.get("/api/runs", params={**query, "before": page["prev"]}).json() == newer
+    uncounted = api.get("/api/runs", params={**query, "after": pages[0]["next"], "count": False})
+    assert uncounted.json()["total"] is None and uncounted.json()["offset"] is None
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"limit": 0}, "limit"), ({"limit": 501}, "limit"), ({"after": "nonsense"}, "after")],
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 501}, "limit"),
+        ({"after": "nonsense"}, "after"),
+        ({"before": "1.5:not-an-id"}, "before"),
+        ({"after": "1.5:ab12", "before": "1.5:ab12"}, "after, before"),
+    ],
 )
 def test_bad_list_parameters_are_400s_naming_the_field(
     api: httpx.Client, params: dict, field: str
@@ -103,9 +129,38 @@ def test_a_step_has_params_io_metrics_and_output(api: httpx.Client, filled: Proj
     assert [m["index"] for m in step["metrics"]] == [0, 1, 2, 3]
     assert p.SVG in step["stdout"]
     assert step["step"]["seed"] is not None and step["attempts"][0]["status"] == "succeeded"
+    assert (step["live"], step["state"], step["origin"]) == (False, None, None)
     missing = api.get(f"/api/runs/{filled.training[0]}/steps/nope")
     assert missing.status_code == 404 and "nope" in missing.json()["detail"]
     assert api.get("/api/runs/ffffffffff").status_code == 404
+
+
+def test_a_cached_step_names_the_step_run_that_computed_it(
+    api: httpx.Client, filled: Project
+) -> None:
+    cached = api.get(f"/api/runs/{filled.training[1]}/steps/make_data").json()
+    computed = api.get(f"/api/runs/{filled.training[0]}/steps/make_data").json()
+    assert cached["step"]["cached"] is True and computed["step"]["cached"] is False
+    assert cached["origin"] == {
+        "step_run_id": computed["step"]["id"],
+        "run_id": filled.training[0],
+        "name": "make_data",
+    }
+
+
+def test_a_step_whose_run_was_killed_is_interrupted_not_running(
+    shapes: Shapes, shapes_ui: UiServer
+) -> None:
+    with shapes_ui.client() as api:
+        run = api.get(f"/api/runs/{shapes.killed}").json()
+        step = api.get(f"/api/runs/{shapes.killed}/steps/wait_for").json()
+    assert run["run"]["status"] == "interrupted" and run["live"] is False
+    assert {s["name"]: s["status"] for s in run["steps"]} == {
+        "make_data": "succeeded",
+        "wait_for": "interrupted",  # its live log says it started; no record says it ended
+    }
+    assert (step["recorded"], step["live"], step["state"]) == (False, False, "interrupted")
+    assert "waiting for" in step["live_log"]
 
 
 def test_an_artifact_has_a_preview_statistics_and_lineage(
@@ -167,7 +222,7 @@ def test_models_list_versions_aliases_history_and_lineage(
     assert v1["run"]["id"] == filled.release[0] and v1["run"]["pipeline"] == "release"
     assert v1["step"] == "train" and v1["has_reference"] is True
     assert set(v1["data"]) == {"train.data", "eval.data"}
-    assert v1["signature"]["inputs"] == dict.fromkeys(p.NUMERIC, "float64")
+    assert v1["signature"]["inputs"] == dict.fromkeys(p.NUMERIC, "float")  # the schema's type words
     assert v1["evaluation"]["gate"]["passed"] is True
     history = [(e["alias"], e["action"], e["version"]) for e in model["history"]]
     assert history[0] == ("production", "rollback", 1)
@@ -223,5 +278,92 @@ def test_openapi_documents_every_endpoint(api: httpx.Client) -> None:
             assert op.get("summary") and op.get("description"), (method, path)
             assert "200" in op["responses"] or "202" in op["responses"], (method, path)
     runs = spec["paths"]["/api/runs"]["get"]
-    assert {p["name"] for p in runs["parameters"]} >= {"pipeline", "status", "params", "after"}
+    assert {p["name"] for p in runs["parameters"]} >= {"pipeline", "status", "params", "after",
+                                                       "before"}  # fmt: skip
     assert "RunPage" in spec["components"]["schemas"]
+    histograms = spec["paths"]["/api/monitoring/{model}/histograms"]["get"]
+    assert "`report`" in histograms["description"]
+
+
+def test_openapi_documents_the_errors_the_api_returns(api: httpx.Client) -> None:
+    """Invalid input is a 400 `Problem`, as the API answers, never FastAPI's 422."""
+    spec = api.get("/api/openapi.json").json()
+    assert not {"HTTPValidationError", "ValidationError"} & set(spec["components"]["schemas"])
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            assert "422" not in op["responses"], (method, path)
+            bad = op["responses"]["400"]["content"]["application/json"]["schema"]
+            assert bad == problem, (method, path)
+            for status, response in op["responses"].items():
+                schema = response["content"]["application/json"]["schema"]
+                if status.startswith("2"):  # a named model, not "any object"
+                    assert "$ref" in schema or "$ref" in schema.get("items", {}), (method, path)
+
+
+JSON = {"content-type": "application/json"}
+
+
+def _documented(spec: dict, method: str, template: str, response: httpx.Response) -> None:
+    """`response` is one the OpenAPI description lists for the operation, in its schema."""
+    responses = spec["paths"][template][method]["responses"]
+    status = str(response.status_code)
+    assert status in responses, f"{method.upper()} {template} answered {status}, not documented"
+    schema = responses[status]["content"]["application/json"]["schema"]
+    validator = jsonschema.Draft202012Validator({**schema, "components": spec["components"]})
+    errors = [
+        f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(response.json())
+    ]
+    assert not errors, (method, template, status, errors[:5])
+
+
+def test_the_openapi_description_matches_real_responses(api: httpx.Client, filled: Project) -> None:
+    spec = api.get("/api/openapi.json").json()
+    run = filled.training[1]
+    step = api.get(f"/api/runs/{run}/steps/holdout").json()
+    artifact = step["outputs"][0]["artifact_id"]
+    gets = [
+        ("/api/info", "/api/info", {}),
+        ("/api/runs", "/api/runs", {"limit": 2}),
+        ("/api/runs", "/api/runs", {"limit": 0}),
+        ("/api/runs", "/api/runs", {"after": "nonsense"}),
+        ("/api/runs/{run_id}", f"/api/runs/{run}", {}),
+        ("/api/runs/{run_id}", f"/api/runs/{filled.fragile}", {}),
+        ("/api/runs/{run_id}", "/api/runs/ffffffffff", {}),
+        ("/api/runs/{run_id}/steps/{name}", f"/api/runs/{run}/steps/make_data", {}),
+        ("/api/runs/{run_id}/steps/{name}", f"/api/runs/{filled.fragile}/steps/explode", {}),
+        ("/api/runs/{run_id}/steps/{name}", f"/api/runs/{run}/steps/nope", {}),
+        ("/api/compare", "/api/compare", {"runs": ",".join(filled.training)}),
+        ("/api/compare", "/api/compare", {"runs": ""}),
+        ("/api/artifacts/{artifact_id}", f"/api/artifacts/{artifact}", {}),
+        ("/api/artifacts/{artifact_id}/lineage", f"/api/artifacts/{artifact}/lineage", {}),
+        ("/api/artifacts/{artifact_id}/lineage", f"/api/artifacts/{artifact}/lineage",
+         {"depth": 99}),
+        ("/api/models", "/api/models", {}),
+        ("/api/models/{name}", "/api/models/penguins", {}),
+        ("/api/models/{name}", "/api/models/nothing", {}),
+        ("/api/monitoring", "/api/monitoring", {}),
+        ("/api/monitoring", "/api/monitoring", {"limit": 0}),
+        ("/api/monitoring/{model}", "/api/monitoring/penguins", {}),
+        ("/api/monitoring/{model}", "/api/monitoring/nothing", {}),
+        ("/api/monitoring/{model}/histograms", "/api/monitoring/penguins/histograms", {}),
+        ("/api/monitoring/{model}/histograms", "/api/monitoring/nothing/histograms", {}),
+        ("/api/triggers", "/api/triggers", {}),
+        ("/api/triggers", "/api/triggers", {"limit": 0}),
+    ]  # fmt: skip
+    seen = set()
+    for template, path, params in gets:
+        response = api.get(path, params=params)
+        _documented(spec, "get", template, response)
+        seen.add((template, response.status_code))
+    assert {("/api/runs", 400), ("/api/monitoring", 400), ("/api/triggers", 200)} <= seen
+    promote = "/api/models/{name}/promote"
+    url = "/api/models/penguins/promote"
+    for response in (
+        api.post(url, json={"version": 1}),  # read-only: 403
+        api.post(url, content=b"x", headers={"content-type": "text/plain"}),  # 415
+        api.post(url, content=b"{" + b" " * 70_000 + b"}", headers=JSON),  # 413
+        api.get("/api/info", headers={"host": "evil.example"}),  # 400 (the Host check)
+    ):
+        template = "/api/info" if response.request.method == "GET" else promote
+        _documented(spec, response.request.method.lower(), template, response)

@@ -124,10 +124,150 @@ def test_compare_runs_side_by_side(tab: Tab, filled: Project) -> None:
     page.click("#compare-go")
     page.wait_for_selector("#compare-params")
     tab.wait("compare")
+    shown = [run_id[:8] for run_id in filled.training]
+    for table in ("#compare-runs", "#compare-params", "#compare-metrics"):
+        heads = page.locator(f"{table} thead th").all_inner_texts()
+        assert sorted(h.strip() for h in heads[1:]) == sorted(shown), table
     assert page.locator("#compare-params tr.diff").all_inner_texts()[0].startswith("lr")
     assert page.locator("#metric-charts .chart").count() == 4  # 3 metrics + loss by step
     assert page.locator("#metric-charts polyline").count() == 3
     tab.shoot("compare")
+    tab.clean()
+
+
+def _shown_run(tab: Tab) -> str:
+    tab.wait("runs")
+    rows = tab.page.locator("#runs tbody tr")
+    assert rows.count() == 1
+    return rows.first.get_attribute("data-run") or ""
+
+
+def test_runs_pages_come_from_the_url_reload_back_or_bookmark(
+    tab: Tab, filled: Project, browser
+) -> None:
+    """Each page is its URL: going older, reloading, going newer, going back and opening a
+    bookmark all land on the page they name (one run a page here: three pages)."""
+    newest_first = filled.training[::-1]
+    page = tab.open(f"/runs?pipeline=training {p.IMG}&limit=1", "runs")
+    assert _shown_run(tab) == newest_first[0] and page.is_disabled("#newer")
+    page.click("#older")
+    assert _shown_run(tab) == newest_first[1]
+    bookmark = page.url
+    page.click("#older")
+    assert _shown_run(tab) == newest_first[2] and page.is_disabled("#older")
+    page.reload()
+    assert _shown_run(tab) == newest_first[2]
+    assert page.inner_text("#runs-count") == "runs 3–3 of 3"
+    page.click("#newer")  # after a reload: the page before, not the first
+    assert _shown_run(tab) == newest_first[1]
+    assert page.inner_text("#runs-count") == "runs 2–2 of 3"
+    page.go_back()
+    assert _shown_run(tab) == newest_first[2]
+    page.go_back()
+    assert _shown_run(tab) == newest_first[1]
+    fresh = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        other = Tab(fresh.new_page(), tab.base)
+        other.page.goto(bookmark)
+        assert _shown_run(other) == newest_first[1]
+        other.page.click("#newer")
+        assert _shown_run(other) == newest_first[0] and other.page.is_disabled("#newer")
+        other.clean()
+    finally:
+        fresh.close()
+    tab.clean()
+
+
+def test_runs_picked_on_several_pages_are_compared_together(tab: Tab, filled: Project) -> None:
+    page = tab.open(f"/runs?pipeline=training {p.IMG}&limit=1", "runs")
+    page.check("#runs tbody input[type=checkbox]")
+    page.click("#older")
+    tab.wait("runs")
+    page.click("#older")
+    tab.wait("runs")
+    page.check("#runs tbody input[type=checkbox]")
+    assert page.inner_text("#selection-count") == "2 runs selected"
+    page.go_back()
+    tab.wait("runs")
+    assert not page.is_checked("#runs tbody input[type=checkbox]")  # the middle one: not picked
+    page.reload()
+    tab.wait("runs")
+    assert page.locator("#selection .chip").count() == 2  # kept in the tab's session
+    page.click("#compare-go")
+    tab.wait("compare")
+    page.wait_for_selector("#compare-params")
+    compared = page.url.split("runs=")[1].split(",")
+    assert sorted(compared) == sorted([filled.training[0], filled.training[2]])
+    page.click("#change-selection")  # back to the picker, the compared runs still picked
+    tab.wait("compare")
+    assert page.locator("#pick-runs input:checked").count() == 2
+    page.click(f"#selection .chip[data-run='{filled.training[0]}'] button")
+    assert page.inner_text("#selection-count") == "1 run selected"
+    assert page.is_disabled("#compare-go")
+    tab.clean()
+
+
+def test_the_compare_picker_filters_and_pages(tab: Tab, filled: Project) -> None:
+    page = tab.open("/compare", "compare")
+    assert page.locator("#pick-runs tbody tr").count() >= 7  # every pipeline, newest first
+    page.select_option("select[name=status]", "failed")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**/compare?status=failed")
+    tab.wait("compare")
+    assert page.locator("#pick-runs tbody tr").get_attribute("data-run") == filled.fragile
+    page.fill("input[name=params]", "lr=0.2")
+    page.select_option("select[name=status]", "")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**/compare?params=lr%3D0.2")
+    tab.wait("compare")
+    assert page.locator("#pick-runs tbody tr").get_attribute("data-run") == filled.training[1]
+    page = tab.open(f"/compare?pipeline=training {p.IMG}&limit=2", "compare")
+    assert page.locator("#pick-runs tbody tr").count() == 2
+    page.click("#older")
+    tab.wait("compare")
+    assert page.locator("#pick-runs tbody tr").get_attribute("data-run") == filled.training[0]
+    tab.clean()
+
+
+def test_a_cached_step_links_to_the_step_run_that_computed_it(tab: Tab, filled: Project) -> None:
+    page = tab.open(f"/runs/{filled.training[1]}/steps/make_data", "run")
+    page.wait_for_selector("#served-from")
+    page.click("#served-from")
+    page.wait_for_url(f"**/runs/{filled.training[0]}/steps/make_data")
+    tab.wait("run")
+    page.wait_for_selector("#step-panel h2")
+    assert "cache hit" not in page.inner_text("#step-panel h2")
+    tab.clean()
+
+
+#: draws charts with the dashboard's own module and measures each x-axis label in the page
+CHART_LABELS = """async ([kind, points]) => {
+  const { lineChart } = await import("/static/js/charts.js");
+  const chart = lineChart({ title: "t", xTime: kind === "time",
+    series: [{ name: "s", color: "#000", points }] });
+  document.querySelector("main").append(chart);
+  const svg = chart.querySelector("svg");
+  const width = svg.viewBox.baseVal.width;
+  return [...svg.querySelectorAll("text.xtick")].map((t) => {
+    const box = t.getBBox();
+    return { text: t.textContent, left: box.x, right: box.x + box.width, width };
+  });
+}"""
+
+
+def test_chart_axes_label_whole_steps_and_stay_inside_the_chart(tab: Tab) -> None:
+    page = tab.open("/models", "models")
+    steps = page.evaluate(CHART_LABELS, ["steps", [[0, 0.9], [1, 0.8], [2, 0.7], [3, 0.6]]])
+    assert [t["text"] for t in steps] == ["0", "1", "2", "3"]  # no 0.5, 1.5, ...
+    one = page.evaluate(CHART_LABELS, ["steps", [[4, 1.0]]])
+    assert all(float(t["text"]).is_integer() for t in one)
+    start = 1_800_000_000 - 1_800_000_000 % 600  # ticks fall on both ends of the axis
+    for span in (120, 600, 7200, 5 * 86400):
+        points = [[start + span * i / 4, i] for i in range(5)]
+        labels = page.evaluate(CHART_LABELS, ["time", points])
+        assert len(labels) >= 2
+        for label in labels:
+            assert label["left"] >= 0 and label["right"] <= label["width"], (span, label)
     tab.clean()
 
 

@@ -94,6 +94,15 @@ def test_with_an_api_key_actions_need_it(filled: Project) -> None:
         _stop(proc)
 
 
+def test_the_help_says_how_an_exposed_dashboard_is_reached() -> None:
+    proc = subprocess.run(
+        [CONVEYOR, "ui", "--help"], env=_env(COLUMNS="200"), capture_output=True, text=True
+    )
+    assert proc.returncode == 0
+    host_help = proc.stdout.split("--host <str>")[1].split("--port <")[0]
+    assert "0.0.0.0" in host_help and "--allow-host" in host_help
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

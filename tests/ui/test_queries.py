@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from conveyor.metadata.store import MetadataStore
-from conveyor.ui.queries import RunFilter, count_runs, list_runs, param_terms
+from conveyor.ui.queries import RunFilter, count_newer, count_runs, list_runs, param_terms
 
 T0 = 1_700_000_000.0
 
@@ -57,8 +57,9 @@ def run_row(i: int, **extra: object) -> dict:
 def every_page(meta: MetadataStore, f: RunFilter, limit: int) -> list[dict]:
     found, after = [], None
     while True:
-        rows, after = list_runs(meta, f, limit=limit, after=after)
-        found += rows
+        page = list_runs(meta, f, limit=limit, after=after)
+        found += page.runs
+        after = page.older
         if after is None:
             return found
 
@@ -70,6 +71,32 @@ def test_keyset_pages_cover_every_run_once_newest_first(store: MetadataStore) ->
     keys = [(r["started_at"], r["id"]) for r in runs]
     assert keys == sorted(keys, reverse=True)
     assert count_runs(store, RunFilter()) == 125
+
+
+def test_every_page_is_reached_back_from_its_cursor_alone(store: MetadataStore) -> None:
+    """`before=` the first row of page N is page N - 1: paging back needs no memory of the way
+    there (a reload or a bookmark), ties on started_at included."""
+    insert(store, [run_row(i) for i in range(125)])
+    f = RunFilter(status="succeeded")
+    pages, after = [], None
+    while True:
+        page = list_runs(store, f, limit=20, after=after)
+        pages.append(page)
+        after = page.older
+        if after is None:
+            break
+    assert [len(p.runs) for p in pages] == [20, 20, 20, 20, 20, 12]
+    assert pages[0].newer is None and all(p.newer for p in pages[1:])
+    for i in range(1, len(pages)):
+        assert list_runs(store, f, limit=20, before=pages[i].newer) == pages[i - 1], i
+        assert count_newer(store, f, pages[i].newer) == 20 * i
+    # fewer than a page above the cursor: that is the first page, full
+    near_top = pages[0].runs[5]
+    assert (
+        list_runs(store, f, limit=20, before=(near_top["started_at"], near_top["id"])) == (pages[0])
+    )
+    with pytest.raises(ValueError, match="not both"):
+        list_runs(store, f, after=pages[1].newer, before=pages[1].newer)
 
 
 def test_filters_combine(store: MetadataStore) -> None:
@@ -162,11 +189,15 @@ def test_the_listing_reads_an_index_not_the_whole_table(tmp_path) -> None:
         list_runs(meta, RunFilter(), limit=50)
         list_runs(meta, RunFilter(pipeline="p1"), limit=50, after=(T0 + 100, "f" * 32))
         list_runs(meta, RunFilter(since=T0 + 5, status="failed", params="C=0.5"), limit=50)
+        list_runs(meta, RunFilter(), limit=50, before=(T0 + 100, "f" * 32))
+        list_runs(meta, RunFilter(pipeline="p1"), limit=50, before=(T0 + 100, "f" * 32))
     finally:
         sa.event.remove(meta.engine, "before_cursor_execute", plan)
         meta.close()
-    assert len(captured) == 3
+    assert len(captured) == 5
     assert "ix_runs_started_at" in captured[0]
     assert "ix_runs_pipeline_started_at" in captured[1]
     assert "ix_runs_started_at" in captured[2]
+    assert "ix_runs_started_at" in captured[3]  # paging back walks the index the other way
+    assert "ix_runs_pipeline_started_at" in captured[4]
     assert not any("TEMP B-TREE FOR ORDER BY" in plan for plan in captured)

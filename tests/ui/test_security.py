@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+
 import httpx
 import pytest
 from tests.ui.conftest import UiServer
 
-from conveyor.ui.app import CSP
+from conveyor.ui.app import CSP, UiConfig
 
 
 @pytest.mark.parametrize(
@@ -25,6 +28,45 @@ def test_a_foreign_host_header_is_refused(ui: UiServer, host: str) -> None:
 def test_local_names_are_accepted(ui: UiServer, host: str) -> None:
     with ui.client() as client:
         assert client.get("/api/info", headers={"host": f"{host}:{ui.port}"}).status_code == 200
+
+
+def test_the_refusal_says_how_to_allow_a_name(ui: UiServer) -> None:
+    with ui.client() as client:
+        refused = client.get("/api/info", headers={"host": "box.lan:8765"})
+    assert refused.status_code == 400
+    assert "--allow-host box.lan" in refused.json()["detail"]
+
+
+@pytest.fixture(scope="module")
+def everywhere(filled) -> Iterator[UiServer]:
+    """The dashboard as `conveyor ui --host 0.0.0.0` configures it (the socket stays local)."""
+    config = UiConfig(root=str(filled.root), host="0.0.0.0", allowed_hosts=("ui.example",))
+    server = UiServer(config).start()
+    yield server
+    server.stop()
+
+
+def _own_addresses() -> set[str]:
+    found = {socket.gethostname()}
+    for info in socket.getaddrinfo(socket.gethostname(), None):
+        found.add(f"[{info[4][0]}]" if ":" in info[4][0] else info[4][0])
+    return found
+
+
+def test_bound_to_every_interface_it_answers_to_its_addresses_and_names(
+    everywhere: UiServer,
+) -> None:
+    """`--host 0.0.0.0` is reached by this machine's IP address or name: those Host headers
+    pass, and so does any IP address (a rebinding page can only send a DNS name)."""
+    hosts = _own_addresses() | {"192.0.2.10", "[2001:db8::7]", "ui.example", "UI.example"}
+    with everywhere.client() as client:
+        for host in sorted(hosts):
+            response = client.get("/api/info", headers={"host": f"{host}:8765"})
+            assert response.status_code == 200, (host, response.text)
+        for host in ("evil.example", "192.0.2.10.evil.example", "[not-an-address]", ""):
+            response = client.get("/api/info", headers={"host": host})
+            assert response.status_code == 400, host
+            assert "--allow-host" in response.json()["detail"]
 
 
 def test_pages_and_assets_carry_a_strict_content_security_policy(api: httpx.Client) -> None:

@@ -16,7 +16,13 @@ CONFIG_ENV = "CONVEYOR_UI_CONFIG"
 
 
 def ui(
-    host: Annotated[str, typer.Option(help="Address to bind; 0.0.0.0 exposes it.")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to bind. 0.0.0.0 (or ::) exposes it on every interface, reached by "
+            "this machine's IP addresses or host name; other names need --allow-host."
+        ),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8765,
     api_key_env: Annotated[
         str | None,
@@ -27,7 +33,10 @@ def ui(
     ] = None,
     allow_host: Annotated[
         list[str] | None,
-        typer.Option(help="Extra Host header names to accept (e.g. a DNS name of this machine)."),
+        typer.Option(
+            help="Another Host header name to accept (e.g. a DNS alias of this machine); "
+            "repeat for more. Other names are refused (DNS-rebinding protection)."
+        ),
     ] = None,
 ) -> None:
     """Serve the dashboard: runs and their DAGs (live while running), artifacts and lineage,
@@ -36,6 +45,8 @@ def ui(
     Examples:
 
       conveyor ui
+
+      conveyor ui --host 0.0.0.0 --allow-host ml-box.example.com
 
       CONVEYOR_UI_KEY=s3cret conveyor ui --port 9000 --api-key-env CONVEYOR_UI_KEY
     """

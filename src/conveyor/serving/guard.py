@@ -27,13 +27,14 @@ class Guard:
         self,
         app: Any,
         *,
-        allowed_hosts: Iterable[str],
+        allowed_hosts: Iterable[str] | None,
         api_key: str | None = None,
         max_body: int = 10 * 1024 * 1024,
         on_reject: Callable[[str], None] | None = None,
     ) -> None:
         self.app = app
-        self.allowed_hosts = {h.lower() for h in allowed_hosts}
+        # None: the Host header is checked in front of this guard (the dashboard's HostCheck)
+        self.allowed_hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
         self.api_key = api_key.encode() if api_key else None
         self.max_body = max_body
         self.on_reject = on_reject or (lambda kind: None)
@@ -43,13 +44,14 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        host = headers.get(b"host", b"").decode("latin-1").lower()
-        hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        if hostname.startswith("[") and "]" in hostname:
-            hostname = hostname[: hostname.index("]") + 1]
-        if hostname not in self.allowed_hosts:
-            await self._reject(send, 400, "host", f"host {host!r} is not allowed")
-            return
+        if self.allowed_hosts is not None:
+            host = headers.get(b"host", b"").decode("latin-1").lower()
+            hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if hostname.startswith("[") and "]" in hostname:
+                hostname = hostname[: hostname.index("]") + 1]
+            if hostname not in self.allowed_hosts:
+                await self._reject(send, 400, "host", f"host {host!r} is not allowed")
+                return
         path = scope["path"]
         if self.api_key is not None and path not in OPEN_PATHS:
             auth = headers.get(b"authorization", b"")

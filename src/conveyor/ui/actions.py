@@ -3,7 +3,8 @@
 Promotion and rollback go through `ModelRegistry`, so they are recorded (by "conveyor ui", with
 the reason given) exactly like `conveyor models promote|rollback`. A re-run is a new
 `conveyor run FILE.py:PIPELINE --params FILE` process in the project root with the recorded
-run's parameters — the dashboard never imports user code — and is found by its process id once
+run's parameters and options (`--no-cache` for a run made without the cache) — the dashboard
+never imports user code — and is found by its process id once
 its runner has recorded the run; a resume is `conveyor resume RUN` the same way.
 """
 
@@ -58,7 +59,8 @@ def _event(event: Any) -> dict[str, Any]:
 
 
 def relaunch(ws: Workspace, run_id: str, mode: str, wait_s: float = 15.0) -> dict[str, Any]:
-    """Start `conveyor run` again with a run's parameters ("rerun"), or `conveyor resume` it."""
+    """Start `conveyor run` again with a run's parameters and cache setting ("rerun"), or
+    `conveyor resume` it."""
     meta = ws.metadata
     record = meta.get_run(run_id)
     if not record.pipeline_ref:
@@ -79,6 +81,8 @@ def relaunch(ws: Workspace, run_id: str, mode: str, wait_s: float = 15.0) -> dic
         params = folder / f"{token}.params.json"
         params.write_text(json.dumps(record.params))
         command = [*_conveyor(), "run", record.pipeline_ref, "--params", str(params), "--json"]
+        if not record.cache:
+            command.append("--no-cache")
     started = time.time()
     log = folder / f"{token}.log"
     with open(log, "wb") as output:

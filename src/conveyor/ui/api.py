@@ -23,6 +23,7 @@ from conveyor.ui.schemas import (
     ActionResult,
     ArtifactOut,
     CompareOut,
+    HistogramsOut,
     Info,
     LineageOut,
     ModelOut,
@@ -34,13 +35,21 @@ from conveyor.ui.schemas import (
     RunDetail,
     RunPage,
     StepDetail,
+    TriggerEventOut,
 )
 from conveyor.ui.state import Refused, UiState
 
 __all__ = ["router"]
 
+#: every endpoint: a parameter or body the API refuses, or a foreign Host header (the door's)
+BAD_REQUEST: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": Problem,
+        "description": "A parameter or the body is invalid (`bad_request`), or the Host header "
+        "is not a name the dashboard answers to (`host`).",
+    },
+}
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": Problem, "description": "A parameter is invalid."},
     404: {"model": Problem, "description": "No such run, step, artifact or model."},
 }
 ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -48,16 +57,18 @@ ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "Missing or wrong API key."},
     403: {"model": Problem, "description": "The dashboard is read-only (no --api-key-env)."},
     409: {"model": Problem, "description": "The model or run is not in a state that allows it."},
+    413: {"model": Problem, "description": "The body is over 64 KiB."},
+    415: {"model": Problem, "description": "The body is not `application/json`."},
 }
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", responses=BAD_REQUEST)
 
 
 def _state(request: Request) -> UiState:
     return request.app.state.ui
 
 
-def _cursor(text: str | None) -> tuple[float, str] | None:
+def _cursor(text: str | None, field: str) -> tuple[float, str] | None:
     if not text:
         return None
     at, sep, run_id = text.rpartition(":")
@@ -66,8 +77,12 @@ def _cursor(text: str | None) -> tuple[float, str] | None:
     except ValueError:
         value = math.nan
     if not sep or not math.isfinite(value) or not run_id.isalnum():
-        raise Refused(400, "bad_request", f"after={text!r} is not a cursor this API returned")
+        raise Refused(400, "bad_request", f"{field}={text!r} is not a cursor this API returned")
     return value, run_id
+
+
+def _cursor_text(cursor: tuple[float, str] | None) -> str | None:
+    return f"{cursor[0]!r}:{cursor[1]}" if cursor else None
 
 
 # -- runs ----------------------------------------------------------------------------------------
@@ -88,7 +103,7 @@ async def info(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/runs", response_model=RunPage, responses=ERRORS, tags=["runs"])
+@router.get("/runs", response_model=RunPage, tags=["runs"])
 async def runs(
     request: Request,
     pipeline: Annotated[str | None, Query(description="Only runs of this pipeline.")] = None,
@@ -111,24 +126,44 @@ async def runs(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Runs per page.")] = 50,
     after: Annotated[
-        str | None, Query(description="The `next` cursor of the previous page.")
+        str | None,
+        Query(description="A `next` cursor: the page of runs older than it."),
     ] = None,
-    count: Annotated[bool, Query(description="Also count the matching runs.")] = True,
+    before: Annotated[
+        str | None,
+        Query(
+            description="A `prev` cursor: the page of runs newer than it (the first page once "
+            "fewer than `limit` runs are newer)."
+        ),
+    ] = None,
+    count: Annotated[
+        bool, Query(description="Also count the matching runs (`total`, `offset`).")
+    ] = True,
 ) -> dict[str, Any]:
-    """Runs, newest first, filtered and paged on the server (keyset pagination)."""
+    """Runs, newest first, filtered and paged on the server by keyset in both directions: a page
+    is named by its cursor alone, so a link to it can be reloaded or bookmarked."""
     state = _state(request)
     f = queries.RunFilter(pipeline, status, since, until, params)
+    older, newer = _cursor(after, "after"), _cursor(before, "before")
+    if older is not None and newer is not None:
+        raise Refused(400, "bad_request", "after, before: give one cursor, not both")
 
     def page() -> dict[str, Any]:
         meta = state.ws.metadata
-        rows, cursor = queries.list_runs(meta, f, limit=limit, after=_cursor(after))
-        total = None
-        if count:  # one page holds them all: no second scan to count them
-            total = len(rows) if after is None and cursor is None else queries.count_runs(meta, f)
+        found = queries.list_runs(meta, f, limit=limit, after=older, before=newer)
+        total = offset = None
+        if count:
+            top = found.newer is None  # the first page (or an empty one)
+            offset = 0 if top else queries.count_newer(meta, f, found.newer)
+            # one page holds them all: no second scan to count them
+            alone = top and older is None and found.older is None
+            total = len(found.runs) if alone else queries.count_runs(meta, f)
         return {
-            "runs": rows,
+            "runs": found.runs,
             "total": total,
-            "next": f"{cursor[0]!r}:{cursor[1]}" if cursor else None,
+            "offset": offset,
+            "next": _cursor_text(found.older),
+            "prev": _cursor_text(found.newer),
         }
 
     return await state.call(page)
@@ -187,8 +222,9 @@ async def rerun(
     body: Annotated[RerunBody, Body()] = RerunBody(),  # noqa: B008 - FastAPI's idiom
     authorization: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    """Run the pipeline again with the run's parameters (`conveyor run`), or `resume` a failed
-    run; answers once the new run is recorded (or after 15 s with `run_id` null)."""
+    """Run the pipeline again with the run's parameters and cache setting (`conveyor run`, with
+    `--no-cache` if the run had it), or `resume` a failed run; answers once the new run is
+    recorded (or after 15 s with `run_id` null)."""
     state = _state(request)
     state.authorize(authorization)
     meta = state.ws.metadata
@@ -330,16 +366,19 @@ async def monitoring_model(
     return await state.call(views.monitoring_model, state.ws, model, since)
 
 
-@router.get("/monitoring/{model}/histograms", responses=ERRORS, tags=["monitoring"])
+@router.get("/monitoring/{model}/histograms", response_model=HistogramsOut, tags=["monitoring"])
 async def histograms(request: Request, model: str) -> dict[str, Any]:
-    """Reference and current distribution per feature of the latest report: recomputed from
-    its prediction-log window, or the reference alone when the report's data was not logged
-    (`source`: log | reference, with a `note`)."""
+    """Reference and current distribution per feature of the latest report, with a `note`.
+
+    `source` says where they come from: `report` — stored with the report (every report since
+    schema 0006); for older reports, `log` — recomputed from the report's prediction-log window,
+    or `reference` — the reference alone, when the report's data was given directly. A model
+    without results answers `source` null and no features."""
     state = _state(request)
     return await state.call(monitoring.histograms, state.ws, model)
 
 
-@router.get("/triggers", tags=["monitoring"])
+@router.get("/triggers", response_model=list[TriggerEventOut], tags=["monitoring"])
 async def triggers(
     request: Request,
     trigger: Annotated[str | None, Query(description="Only this trigger's firings.")] = None,

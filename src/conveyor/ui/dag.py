@@ -23,8 +23,8 @@ from typing import Any
 
 __all__ = ["Layout", "layout", "run_edges"]
 
-NODE_W, NODE_H = 184, 46
-GAP_X, GAP_Y = 64, 18
+NODE_W, NODE_H = 150, 46
+GAP_X, GAP_Y = 40, 18
 PAD = 12
 
 _SKIPPED = re.compile(r"upstream step '([^']+)' did not succeed")

@@ -1,11 +1,14 @@
 """The monitoring page's data: drift per feature over time, the latest report, its histograms.
 
-Monitoring stores numbers (`MonitorStore`: one row per evaluation, feature and metric), not the
-reports' histograms. For the latest report the histograms are therefore rebuilt: when it was
-computed on a window of the prediction log, that window is read again and evaluated with the
-same code (`conveyor.monitoring.monitor`, nothing stored), which gives the reference and current
-distributions exactly; when it was computed on a frame given directly, that data is gone and the
-page shows the reference distributions captured at registration, and says so.
+Monitoring stores one row per evaluation, feature and metric (`MonitorStore`), and since schema
+0006 a report also stores the distributions it compared: a `histogram` row per feature whose
+`details` hold the reference and current shares. The latest report's histograms are read from
+there (`source` "report"). Reports written before 0006 stored numbers only; for those the
+histograms are rebuilt: when the report was computed on a window of the prediction log, that
+window is read again and evaluated with the same code (`conveyor.monitoring.monitor`, nothing
+stored) — `source` "log"; when it was computed on a frame given directly, that data is gone and
+the page shows the reference distributions captured at registration, and says so — `source`
+"reference".
 """
 
 from __future__ import annotations
@@ -183,7 +186,7 @@ def _recomputed(ws: Workspace, model: str, first: Any) -> dict[str, Any] | None:
         "source": "log",
         "note": (
             "Recomputed from the prediction-log window of the latest report "
-            f"({len(frame)} rows); the stored results hold numbers, not histograms."
+            f"({len(frame)} rows): the report predates stored histograms (schema 0006)."
         ),
         "features": [
             {
@@ -244,9 +247,10 @@ def _reference_only(ws: Workspace, model: str, first: Any) -> dict[str, Any]:
         "report_id": first.report_id,
         "source": "reference",
         "note": (
-            "The latest report was computed on data given directly (not the prediction log), "
-            "and reports store numbers, not histograms: shown are the reference distributions "
-            "captured at registration. Drift per feature over time is plotted below."
+            "The latest report predates stored histograms (schema 0006) and was computed on "
+            "data given directly (not the prediction log): shown are the reference "
+            "distributions captured at registration. Drift per feature over time is plotted "
+            "below."
         ),
         "features": features,
     }

@@ -2,9 +2,11 @@
 
 Written with SQLAlchemy Core on the metadata schema, so they run on SQLite and PostgreSQL alike,
 and shaped for the indexes that exist: runs are listed newest first through `ix_runs_started_at`
-(or `ix_runs_pipeline_started_at` with a pipeline filter) and paged by keyset — the last row's
-(started_at, id) — so page 2,000 costs what page 1 does. Step rows leave out the captured output
-and tracebacks, which can be megabytes per step; the step page reads them one step at a time.
+(or `ix_runs_pipeline_started_at` with a pipeline filter) and paged by keyset in both directions
+— older than the last row's (started_at, id), or newer than the first row's — so page 2,000 costs
+what page 1 does, and a page is named by its cursor alone (a URL can be reloaded or bookmarked).
+Step rows leave out the captured output and tracebacks, which can be megabytes per step; the step
+page reads them one step at a time.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ from conveyor.metadata.liveness import alive
 from conveyor.metadata.store import MetadataStore
 
 __all__ = [
+    "Cursor",
     "RunFilter",
+    "RunsPage",
     "artifact_id",
     "artifacts_by_id",
+    "count_newer",
     "count_runs",
     "list_runs",
     "param_terms",
@@ -31,6 +36,7 @@ __all__ = [
     "run_id",
     "run_steps",
     "step_by_name",
+    "step_origin",
     "template_run",
 ]
 
@@ -43,6 +49,9 @@ _STEP_COLUMNS = (
     "id", "node", "step", "position", "status", "cached", "origin_id", "started_at", "ended_at",
     "duration_s", "attempts", "error_type",
 )  # fmt: skip
+
+#: a place in the runs' order (newest first): a run's (started_at, id)
+Cursor = tuple[float, str]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,25 +175,65 @@ def _where(meta: MetadataStore, f: RunFilter) -> list[Any]:
     return where
 
 
+@dataclasses.dataclass(frozen=True)
+class RunsPage:
+    """One page of runs, newest first, and the cursors of the pages beside it (None: none)."""
+
+    runs: list[dict[str, Any]]
+    older: Cursor | None  # the last row: `after=` it is the next (older) page
+    newer: Cursor | None  # the first row: `before=` it is the previous (newer) page
+
+
+def _key(row: dict[str, Any]) -> Cursor:
+    return row["started_at"], row["id"]
+
+
+def _older_than(at: float, run_id: str) -> Any:
+    c = t.runs.c
+    # `started_at <= at` lets the index bound the scan; the tie on started_at goes by id
+    return sa.and_(c.started_at <= at, sa.or_(c.started_at < at, c.id < run_id))
+
+
+def _newer_than(at: float, run_id: str) -> Any:
+    c = t.runs.c
+    return sa.and_(c.started_at >= at, sa.or_(c.started_at > at, c.id > run_id))
+
+
 def list_runs(
     meta: MetadataStore,
     f: RunFilter,
     *,
     limit: int = 50,
-    after: tuple[float, str] | None = None,
-) -> tuple[list[dict[str, Any]], tuple[float, str] | None]:
-    """One page of runs, newest first, and the cursor of the next page (None at the end).
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+) -> RunsPage:
+    """A page of runs, newest first: the first page, the one `after` a cursor (older runs), or
+    the one `before` it (newer runs; the first page once fewer than `limit` are newer).
 
-    `after` is the (started_at, id) of the last row of the previous page.
+    A cursor is the (started_at, id) of a row: the last row of a page for the next page, the
+    first row for the previous one, so every page is reached from its cursor alone.
     """
+    if after is not None and before is not None:
+        raise ValueError("give after= or before=, not both")
     c = t.runs.c
     where = _where(meta, f)
+    columns = [c[name] for name in _RUN_COLUMNS]
+    if before is not None:
+        query = (
+            sa.select(*columns)
+            .where(*where, _newer_than(*before))
+            .order_by(c.started_at.asc(), c.id.asc())
+            .limit(limit + 1)
+        )
+        rows = [_run_row(r._mapping) for r in meta.conn.execute(query)]
+        if len(rows) <= limit:  # the top of the list: that is the first page
+            return list_runs(meta, f, limit=limit)
+        rows = rows[:limit][::-1]
+        return RunsPage(rows, _key(rows[-1]), _key(rows[0]))
     if after is not None:
-        at, run_id = after
-        # `started_at <= at` lets the index bound the scan; the tie on started_at goes by id
-        where.append(sa.and_(c.started_at <= at, sa.or_(c.started_at < at, c.id < run_id)))
+        where.append(_older_than(*after))
     query = (
-        sa.select(*(c[name] for name in _RUN_COLUMNS))
+        sa.select(*columns)
         .where(*where)
         .order_by(c.started_at.desc(), c.id.desc())
         .limit(limit + 1)
@@ -192,13 +241,21 @@ def list_runs(
     rows = [_run_row(r._mapping) for r in meta.conn.execute(query)]
     more = len(rows) > limit
     rows = rows[:limit]
-    cursor = (rows[-1]["started_at"], rows[-1]["id"]) if more and rows else None
-    return rows, cursor
+    older = _key(rows[-1]) if more and rows else None
+    newer = _key(rows[0]) if after is not None and rows else None
+    return RunsPage(rows, older, newer)
 
 
 def count_runs(meta: MetadataStore, f: RunFilter) -> int:
     """How many runs match (an index-only count without a parameter filter)."""
     query = sa.select(sa.func.count()).select_from(t.runs).where(*_where(meta, f))
+    return int(meta.conn.execute(query).scalar() or 0)
+
+
+def count_newer(meta: MetadataStore, f: RunFilter, cursor: Cursor) -> int:
+    """How many matching runs come before `cursor` in the list: where a page starts."""
+    where = [*_where(meta, f), _newer_than(*cursor)]
+    query = sa.select(sa.func.count()).select_from(t.runs).where(*where)
     return int(meta.conn.execute(query).scalar() or 0)
 
 
@@ -260,6 +317,15 @@ def step_by_name(meta: MetadataStore, run_id: str, name: str) -> dict[str, Any] 
     data["name"] = data.pop("node")
     data["cached"] = bool(data["cached"])
     return data
+
+
+def step_origin(meta: MetadataStore, step_run_id: str) -> dict[str, Any] | None:
+    """Where a cached step's outputs were computed: that step run's run and name (or None)."""
+    s = t.step_runs.c
+    row = meta.conn.execute(sa.select(s.run_id, s.node).where(s.id == step_run_id)).first()
+    if row is None:
+        return None
+    return {"step_run_id": step_run_id, "run_id": row.run_id, "name": row.node}
 
 
 def template_run(meta: MetadataStore, pipeline: str, version: str, run_id: str) -> str | None:

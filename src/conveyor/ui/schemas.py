@@ -11,17 +11,20 @@ __all__ = [
     "AliasEventOut",
     "ArtifactOut",
     "CompareOut",
+    "HistogramsOut",
     "Info",
     "LineageOut",
     "ModelOut",
     "ModelSummary",
     "MonitoringModelOut",
     "MonitoringOverview",
+    "Origin",
     "Problem",
     "RerunResult",
     "RunDetail",
     "RunPage",
     "StepDetail",
+    "TriggerEventOut",
 ]
 
 
@@ -59,7 +62,16 @@ class RunSummary(BaseModel):
 class RunPage(BaseModel):
     runs: list[RunSummary]
     total: int | None = Field(description="Runs matching the filters (null when not counted).")
-    next: str | None = Field(description="Cursor of the next (older) page; null at the end.")
+    offset: int | None = Field(
+        description="Matching runs newer than this page's first: where the page starts "
+        "(null when not counted)."
+    )
+    next: str | None = Field(
+        description="Cursor of the next (older) page, for `after=`; null at the end."
+    )
+    prev: str | None = Field(
+        description="Cursor of the previous (newer) page, for `before=`; null on the first page."
+    )
 
 
 class StepSummary(BaseModel):
@@ -68,8 +80,9 @@ class StepSummary(BaseModel):
     step: str | None = None
     position: int | None = None
     status: str = Field(
-        description="succeeded | failed | timed_out | skipped, or for a run in progress: "
-        "running (printing), ready (its inputs are done) or pending"
+        description="succeeded | failed | timed_out | skipped; interrupted (it was running when "
+        "its run was killed: never finished); or for a run in progress: running (printing), "
+        "ready (its inputs are done) or pending"
     )
     cached: bool = False
     origin_id: str | None = None
@@ -142,10 +155,27 @@ class AttemptOut(BaseModel):
     error_message: str | None = None
 
 
+class Origin(BaseModel):
+    step_run_id: str
+    run_id: str
+    name: str = Field(description="The step's name in that run.")
+
+
 class StepDetail(BaseModel):
     run_id: str
     name: str
-    recorded: bool = Field(description="False for a step still running (its live log only).")
+    recorded: bool = Field(
+        description="False for a step that has not ended: still running, or never finished "
+        "(its live log only)."
+    )
+    live: bool = Field(description="The run is in progress.")
+    state: str | None = Field(
+        description="For a step not recorded: running (the run is in progress) or interrupted "
+        "(the run stopped before the step ended); null for a recorded step."
+    )
+    origin: Origin | None = Field(
+        None, description="For a cache hit: the step run that computed the outputs."
+    )
     step: dict[str, Any] | None = Field(description="The step run row (status, times, seed...).")
     params: dict[str, Any] = Field(description="Values logged with cv.log_param.")
     inputs: list[ArtifactRef]
@@ -298,9 +328,53 @@ class ModelOut(BaseModel):
     history: list[AliasEventOut]
 
 
+class TriggerEventOut(BaseModel):
+    id: int
+    trigger: str
+    key: str = Field(description="What the firing is for (a schedule slot, a data version...).")
+    fired_at: float
+    reason: str
+    status: str = Field(description="started | succeeded | failed | skipped")
+    pipeline: str | None = Field(description="FILE.py:PIPELINE the firing runs.")
+    params: dict[str, Any]
+    run_id: str | None = Field(description="The run it started, once recorded.")
+    pid: int | None = None
+    host: str | None = None
+    finished_at: float | None = None
+
+
+class MonitoredModel(BaseModel):
+    model: str
+    reports: int
+    last_at: float | None
+    version: int | None = None
+    drift_share: float | None = None
+    drifted: bool | None = None
+
+
 class MonitoringOverview(BaseModel):
-    models: list[dict[str, Any]]
-    triggers: list[dict[str, Any]] = Field(description="Trigger firings, newest first.")
+    models: list[MonitoredModel]
+    triggers: list[TriggerEventOut] = Field(description="Trigger firings, newest first.")
+
+
+class HistogramOut(BaseModel):
+    feature: str
+    kind: str = Field(description="numeric | categorical")
+    drifted: bool | None = Field(description="The report's verdict (null: reference only).")
+    labels: list[str] = Field(description="Bin ranges or categories.")
+    reference: list[float] = Field(description="Share of the reference data per label.")
+    current: list[float] | None = Field(description="Share of the current data (null: none).")
+
+
+class HistogramsOut(BaseModel):
+    report_id: str | None = Field(description="The latest report (null: no results).")
+    source: str | None = Field(
+        description="report (stored with the report, schema 0006 on), log (recomputed from "
+        "the prediction-log window of an older report) or reference (only the reference "
+        "distributions: an older report computed on data given directly)."
+    )
+    note: str
+    features: list[HistogramOut]
 
 
 class MonitoringModelOut(BaseModel):

@@ -78,6 +78,10 @@ def run_detail(ws: Workspace, run_id: str) -> dict[str, Any]:
                 by_name.get(u, {}).get("status") == "succeeded" for u in upstream.get(name, ())
             ):
                 step["status"] = "ready"
+    elif record.status == "interrupted":  # a step that was running when the runner died
+        for name in _live_logs(ws, record.id):
+            if name not in by_name:
+                by_name[name] = {**_unrecorded(name, None), "status": "interrupted"}
     ordered = sorted(
         by_name.values(),
         key=lambda s: (s["position"] if s["position"] is not None else 1 << 30, s["name"]),
@@ -147,21 +151,29 @@ def _unrecorded(name: str, position: int | None) -> dict[str, Any]:
 
 
 def step_detail(ws: Workspace, run_id: str, name: str) -> dict[str, Any]:
-    """One step of a run: parameters, inputs and outputs, metrics, output, error."""
+    """One step of a run: parameters, inputs and outputs, metrics, output, error.
+
+    A step without a record has not ended: it is `running` while the run is in progress (its
+    runner alive), else it never finished (`interrupted`) and what it printed is all there is.
+    """
     meta = ws.metadata
     record = meta.get_run(queries.run_id(meta, run_id))
+    live = record.status == "running"  # the store says "interrupted" once the runner is dead
     row = queries.step_by_name(meta, record.id, name)
     live_log = None
     if row is None:
         path = live_log_path(ws.settings.home, record.id, name)
         if path.is_file():
             live_log = _tail(path.read_text(errors="replace"))
-        elif record.status != "running":
+        elif not live:
             raise NotFoundError(f"run {record.id[:12]} has no step {name!r}")
         return {
             "run_id": record.id,
             "name": name,
             "recorded": False,
+            "live": live,
+            "state": "running" if live else "interrupted",
+            "origin": None,
             "step": None,
             "params": {},
             "inputs": [],
@@ -202,6 +214,9 @@ def step_detail(ws: Workspace, run_id: str, name: str) -> dict[str, Any]:
         "run_id": record.id,
         "name": name,
         "recorded": True,
+        "live": live,
+        "state": None,
+        "origin": queries.step_origin(meta, row["origin_id"]) if row["origin_id"] else None,
         "step": row,
         "params": meta.step_params(record.id).get(row["id"], {}),
         "inputs": refs("in"),

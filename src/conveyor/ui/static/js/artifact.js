@@ -6,7 +6,7 @@ import { spark } from "./charts.js";
 import {
   add, badge, bytes, clear, facts, h, link, num, on, path, section, shortId, table, text, when,
 } from "./dom.js";
-import { drawGraph } from "./graph.js";
+import { drawGraph, zoomControls } from "./graph.js";
 
 function dataFrame(summary, profile) {
   const out = [];
@@ -66,7 +66,10 @@ async function lineage(box, id, depth) {
     title: (n) => (n.kind === "artifact" ? `artifact ${n.artifact_id}\n${n.type_name || ""}` : `step ${n.node} (${n.step})\nrun ${n.run_id} of ${n.pipeline}\ncode ${n.git_commit || "no git commit"}`),
     selected: `a:${id}`,
   });
-  add(clear(box), h("div", { class: "dag-wrap", id: "lineage" }, svg));
+  const scroller = h("div", { class: "dag-wrap", id: "lineage" }, svg);
+  const zoom = zoomControls(scroller, { mode: "fit" });
+  add(clear(box), zoom.tools, scroller);
+  zoom.apply();
   if (g.truncated) add(box, h("p", { class: "muted small" }, "The graph was cut at its size limit."));
 }
 

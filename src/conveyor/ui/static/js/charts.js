@@ -7,11 +7,13 @@ export const PALETTE = ["#1f5fa8", "#e07b39", "#2e9d5b", "#a23b72", "#7a6bd1", "
 const REF = "#8aa4c8";
 const CUR = "#e07b39";
 
-function ticks(lo, hi, count) {
+/** Round values between lo and hi, about `count` of them; whole numbers only if `integer`. */
+export function ticks(lo, hi, count, integer = false) {
   if (!(hi > lo)) return [lo];
   const step = Math.pow(10, Math.floor(Math.log10((hi - lo) / count)));
   const err = (hi - lo) / count / step;
-  const nice = step * (err >= 7.5 ? 10 : err >= 3.5 ? 5 : err >= 1.5 ? 2 : 1);
+  let nice = step * (err >= 7.5 ? 10 : err >= 3.5 ? 5 : err >= 1.5 ? 2 : 1);
+  if (integer) nice = Math.max(1, Math.round(nice));
   const out = [];
   for (let v = Math.ceil(lo / nice) * nice; v <= hi + nice * 1e-9; v += nice) out.push(Number(v.toPrecision(12)));
   return out;
@@ -21,6 +23,17 @@ function timeLabel(t, span) {
   const full = when(t);
   if (span > 2 * 86400) return full.slice(5, 10);
   return span > 3600 ? full.slice(11, 16) : full.slice(11, 19);
+}
+
+const CHAR_PX = 6; // about the width of a character of the axes' 10px labels
+
+/** A label under the x axis at x, kept inside the chart: the end ones lean inwards. */
+function xLabel(x, text, width) {
+  const half = (text.length * CHAR_PX) / 2;
+  let anchor = "middle";
+  if (x + half > width - 1) [x, anchor] = [width - 1, "end"];
+  else if (x - half < 1) [x, anchor] = [1, "start"];
+  return { x, anchor };
 }
 
 function frame(title, svg, legend) {
@@ -62,13 +75,16 @@ export function lineChart({ title, series, width = 520, height = 210, threshold 
     axis.append(s("line", { class: "gridline", x1: pad.l, x2: width - pad.r, y1: sy(v), y2: sy(v) }));
     axis.append(s("text", { x: pad.l - 6, y: sy(v) + 3, "text-anchor": "end" }, num(v)));
   }
-  const xt = xTime ? ticks(x0, x1, 5) : ticks(x0, x1, 6).filter((v) => Number.isInteger(v) || x1 - x0 < 6);
+  // steps (whole numbers) get whole ticks: no "0.5" between step 0 and step 1
+  const whole = !xTime && all.every((p) => Number.isInteger(p[0]));
+  const xt = xTime ? ticks(x0, x1, 5) : ticks(x0, x1, 6, whole);
   let last = null;
   for (const v of xt) {
     const label = xTime ? timeLabel(v, x1 - x0) : num(v);
     if (label === last) continue; // ticks closer than the labels' resolution
     last = label;
-    axis.append(s("text", { x: sx(v), y: height - pad.b + 16, "text-anchor": "middle" }, label));
+    const at = xLabel(sx(v), label, width);
+    axis.append(s("text", { class: "xtick", x: at.x, y: height - pad.b + 16, "text-anchor": at.anchor }, label));
   }
   axis.append(s("line", { x1: pad.l, x2: width - pad.r, y1: height - pad.b, y2: height - pad.b }));
   if (yLabel) axis.append(s("text", { x: 4, y: pad.t + 4 }, yLabel));

@@ -1,7 +1,8 @@
 // A laid-out graph (positions computed by the server) drawn as SVG: boxes that are links, and
-// curved edges with arrowheads. Used for a run's DAG and for an artifact's lineage.
+// curved edges with arrowheads, and zoom controls for it (fit to the width by default). Used for
+// a run's DAG and for an artifact's lineage.
 
-import { s } from "./dom.js";
+import { h, on, s } from "./dom.js";
 
 let uid = 0;
 
@@ -19,10 +20,10 @@ export function drawGraph(graph, look) {
   const w = graph.node_width;
   const hgt = graph.node_height;
   const marker = `arrow-${++uid}`;
+  const [width, height] = [Math.max(graph.width, 200), Math.max(graph.height, 60)];
   const svg = s("svg", {
-    width: Math.max(graph.width, 200), height: Math.max(graph.height, 60),
-    viewBox: `0 0 ${Math.max(graph.width, 200)} ${Math.max(graph.height, 60)}`, role: "img",
-    class: "graph",
+    width, height, viewBox: `0 0 ${width} ${height}`, role: "img", class: "graph",
+    preserveAspectRatio: "xMinYMin meet", dataset: { width, height },
   });
   svg.append(s("defs", null, s("marker", { id: marker, viewBox: "0 0 10 10", refX: 9, refY: 5,
     markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
@@ -65,10 +66,58 @@ export function drawGraph(graph, look) {
       s("title", null, look.title ? look.title(n) : label),
       s("rect", { class: "box", width: w, height: hgt, rx: 6 }),
       s("rect", { class: "stripe", width: 5, height: hgt - 2, x: 1, y: 1, rx: 2 }),
-      s("text", { class: "name", x: 13, y: sub ? 19 : hgt / 2 + 4 }, fit(label, w - 20, 7.2)),
-      sub ? s("text", { class: "sub", x: 13, y: 35 }, fit(sub, w - 20, 6.2)) : null);
+      s("text", { class: "name", x: 13, y: sub ? 19 : hgt / 2 + 4 }, fit(label, w - 20, 7.8)),
+      sub ? s("text", { class: "sub", x: 13, y: 36 }, fit(sub, w - 20, 6.6)) : null);
     const href = look.href ? look.href(n) : null;
     svg.append(href ? s("a", { href, "aria-label": label }, g) : g);
   }
   return svg;
+}
+
+/** The smallest scale "fit" shrinks a graph to: names stay legible; wider graphs scroll. */
+export const MIN_FIT = 0.5;
+const STEPS = [0.25, 0.35, 0.5, 0.6, 0.75, 0.9, 1, 1.25, 1.5, 2];
+
+/**
+ * Zoom for the graph drawn in `scroller` (a scrolling box): by default "fit" — as wide as the
+ * box, never larger than life nor smaller than MIN_FIT (then it scrolls) — or a scale the user
+ * picked. `view` ({mode: "fit" | scale}) outlives redraws of the graph (a live run's).
+ * Returns {tools, apply}: the buttons, and apply() to size the graph now in `scroller`.
+ */
+export function zoomControls(scroller, view) {
+  const level = h("span", { class: "muted small zoom-level" });
+  const natural = (svg) => [Number(svg.dataset.width), Number(svg.dataset.height)];
+  const current = () => {
+    const svg = scroller.querySelector("svg.graph");
+    if (!svg) return null;
+    const [w] = natural(svg);
+    const room = scroller.clientWidth - 2;
+    const fit = room > 0 ? Math.max(MIN_FIT, Math.min(1, room / w)) : 1;
+    return { svg, scale: view.mode === "fit" ? fit : view.mode, fit };
+  };
+  const apply = () => {
+    const now = current();
+    if (!now) return;
+    const [w, hgt] = natural(now.svg);
+    now.svg.setAttribute("width", String(Math.round(w * now.scale)));
+    now.svg.setAttribute("height", String(Math.round(hgt * now.scale)));
+    now.svg.dataset.scale = now.scale.toFixed(3);
+    level.textContent = `${Math.round(now.scale * 100)}%${view.mode === "fit" ? " (fit)" : ""}`;
+  };
+  const set = (mode) => () => { view.mode = mode; apply(); };
+  const by = (direction) => () => {
+    const now = current();
+    if (!now) return;
+    const next = direction > 0 ? STEPS.find((x) => x > now.scale + 1e-3) : [...STEPS].reverse().find((x) => x < now.scale - 1e-3);
+    if (next) set(next)();
+  };
+  const button = (label, title, action, cls) => on(h("button", { type: "button", class: ["small", cls], title, "aria-label": title }, label), "click", action);
+  const tools = h("div", { class: "graph-tools" },
+    button("Fit", "fit the graph to the width", set("fit"), "zoom-fit"),
+    button("−", "zoom out", by(-1), "zoom-out"),
+    button("+", "zoom in", by(1), "zoom-in"),
+    button("100%", "actual size", set(1), "zoom-actual"),
+    level);
+  if (window.ResizeObserver) new ResizeObserver(() => { if (view.mode === "fit") apply(); }).observe(scroller);
+  return { tools, apply };
 }

@@ -79,8 +79,8 @@ function promoteForm(model, version, refresh) {
 function versionCard(model, v, actions, refresh) {
   const run = v.run;
   return h("div", { class: "card version", id: `v${v.version}`, "data-version": v.version },
-    h("h2", null, `v${v.version}`, v.aliases.map((a) => badge(a, "alias")),
-      h("span", { class: "muted small" }, `registered ${when(v.created_at)} by ${v.created_by || "?"}`)),
+    h("h2", null, `v${v.version} `, v.aliases.map((a) => [badge(a, "alias"), " "]),
+      h("span", { class: "muted small registered" }, `registered ${when(v.created_at)} by ${v.created_by || "?"}`)),
     v.description ? h("p", { class: "description" }, v.description) : null,
     h("div", { class: "row" },
       h("div", { class: "grow" },

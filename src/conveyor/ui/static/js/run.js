@@ -6,7 +6,7 @@ import { lineChart, PALETTE } from "./charts.js";
 import {
   add, badge, bytes, clear, duration, errorBox, facts, h, link, num, on, path, section, shortId, status, table, text, when,
 } from "./dom.js";
-import { drawGraph } from "./graph.js";
+import { drawGraph, zoomControls } from "./graph.js";
 
 const POLL_MS = 1000;
 let active = null; // {runId, select(name)} of the run on screen
@@ -14,12 +14,13 @@ let active = null; // {runId, select(name)} of the run on screen
 function nodeSub(step) {
   if (step.status === "succeeded") return step.cached ? "cache hit" : duration(step.duration_s);
   if (step.status === "failed" || step.status === "timed_out") return `${step.status} · ${duration(step.duration_s)}`;
+  if (step.status === "interrupted") return "never finished";
   return step.status;
 }
 
 function legend() {
   return h("div", { class: "legend" },
-    [["succeeded", "succeeded"], ["cached", "cache hit"], ["failed", "failed"], ["running", "running / ready"], ["skipped", "skipped / pending"]]
+    [["succeeded", "succeeded"], ["cached", "cache hit"], ["failed", "failed"], ["running", "running / ready"], ["interrupted", "interrupted"], ["skipped", "skipped / pending"]]
       .map(([k, label]) => h("span", null, h("i", { class: `k-${k}` }), label)),
     h("span", null, "· select a step for its parameters, inputs, outputs, metrics, output and errors"));
 }
@@ -54,7 +55,8 @@ function header(run, live, about, ctx) {
         message.textContent = err.message;
       }
     };
-    add(acts, on(h("button", { type: "button", id: "rerun" }, "Re-run with the same parameters"), "click", launch("rerun")));
+    add(acts, on(h("button", { type: "button", id: "rerun", title: `conveyor run ${run.pipeline_ref} with this run's parameters${run.cache ? "" : " and --no-cache"}` },
+      "Re-run with the same parameters"), "click", launch("rerun")));
     if (run.status === "failed" || run.status === "interrupted") {
       add(acts, on(h("button", { type: "button", id: "resume" }, "Resume"), "click", launch("resume")));
     }
@@ -104,10 +106,23 @@ function artifactRows(refs) {
     h("td", null, r.type_name || ""), h("td", { class: "num" }, bytes(r.size))));
 }
 
+function servedFrom(st, origin) {
+  if (!origin) return h("span", { class: "mono" }, `step run ${shortId(st.origin_id)}`);
+  const same = origin.run_id === st.run_id;
+  return h("span", null, h("a", { class: "mono", id: "served-from", href: path("runs", origin.run_id, "steps", origin.name) },
+    `step run ${shortId(origin.step_run_id)}`), same ? "" : h("span", { class: "muted" }, ` (${origin.name} of run ${shortId(origin.run_id)})`));
+}
+
 function stepPanel(d) {
-  const out = [h("h2", null, d.name, d.step ? status(d.step.status) : status("running"), d.step && d.step.cached ? badge("cache hit", "s-cached") : null)];
+  const state = d.step ? d.step.status : d.state || "running";
+  const out = [h("h2", null, d.name, status(state), d.step && d.step.cached ? badge("cache hit", "s-cached") : null)];
+  if (!d.recorded && d.state === "interrupted") {
+    out.push(h("p", { class: "note", id: "step-state" }, "Never finished: the run stopped (its process died or was killed) while this step was running, so nothing of it was recorded — no parameters, outputs or metrics. Resume the run to compute it."));
+    out.push(h("h3", null, "Output before it stopped"), h("pre", { id: "live-log" }, d.live_log || "(nothing printed)"));
+    return out;
+  }
   if (!d.recorded) {
-    out.push(h("p", { class: "muted" }, "Not finished yet: its record (parameters, outputs, metrics) is written when it ends."));
+    out.push(h("p", { class: "muted", id: "step-state" }, "Not finished yet: its record (parameters, outputs, metrics) is written when it ends."));
     out.push(h("h3", null, "Output so far"), h("pre", { id: "live-log" }, d.live_log || "(nothing printed yet)"));
     return out;
   }
@@ -118,7 +133,7 @@ function stepPanel(d) {
     ["duration", duration(st.duration_s)],
     ["attempts", String(st.attempts)],
     st.seed !== null && st.seed !== undefined ? ["seed", String(st.seed)] : null,
-    st.cached && st.origin_id ? ["served from", h("span", { class: "mono" }, `step run ${shortId(st.origin_id)}`)] : null,
+    st.cached && st.origin_id ? ["served from", servedFrom(st, d.origin)] : null,
   ]));
   if (d.error_type || d.traceback) {
     out.push(h("h3", null, "Error"), h("div", { class: "error", id: "step-error" }, `${d.error_type || "error"}: ${d.error_message || ""}`));
@@ -127,7 +142,7 @@ function stepPanel(d) {
   const params = Object.entries(d.params);
   if (params.length) {
     out.push(h("h3", null, "Logged parameters"), table(["name", "value"],
-      params.map(([k, v]) => h("tr", null, h("td", null, k), h("td", { class: "mono" }, text(v)))), { id: "step-params", class: "compact" }));
+      params.map(([k, v]) => h("tr", null, h("td", { class: "wrap" }, k), h("td", { class: "mono wrap" }, text(v)))), { id: "step-params", class: "compact" }));
   }
   if (d.inputs.length) out.push(h("h3", null, "Inputs"), table(["argument", "artifact", "type", { text: "size", class: "num" }], artifactRows(d.inputs), { id: "step-inputs", class: "compact" }));
   if (d.outputs.length) out.push(h("h3", null, "Outputs"), table(["output", "artifact", "type", { text: "size", class: "num" }], artifactRows(d.outputs), { id: "step-outputs", class: "compact" }));
@@ -157,11 +172,12 @@ export async function render(ctx, params) {
   let shownFinal = null; // the selected step, once its final record is on screen
   const top = h("div");
   const dagBox = h("div", { class: "dag-wrap", id: "dag" });
+  const zoom = zoomControls(dagBox, { mode: "fit" }); // kept across the live redraws
   const stepsBox = h("div");
   const panel = h("aside", { class: "panel card", id: "step-panel" });
   const below = h("div");
   const columns = h("div", { class: "run-layout" },
-    h("div", null, legend(), dagBox, h("h2", null, "Steps"), stepsBox), panel);
+    h("div", null, legend(), zoom.tools, dagBox, h("h2", null, "Steps"), stepsBox), panel);
   add(ctx.main, top, columns, below);
   const abouts = await about;
 
@@ -177,6 +193,7 @@ export async function render(ctx, params) {
       selected,
     });
     add(clear(dagBox), svg);
+    zoom.apply();
     if (!data.dag.complete && !data.template_run) {
       add(dagBox, h("p", { class: "muted small" }, "Steps appear as they finish (this pipeline version has no earlier run to take the whole graph from)."));
     }

@@ -1,12 +1,16 @@
 // The runs list: filters (pipeline, status, time, parameters) and keyset pages, all on the
-// server; the filters live in the URL so a filtered view can be bookmarked.
+// server. Everything that names the view lives in the URL — the filters and the page's cursor
+// (`after=` the next page's, `before=` the previous page's) — so a reload, a bookmark or the
+// back button lands on the same page. Runs picked for comparison are kept in sessionStorage
+// (selection.js), so a pick spans pages. The compare picker is this list, at /compare.
 
 import { get, info } from "./api.js";
 import { add, clear, duration, h, link, on, shortId, status, table, text, when } from "./dom.js";
+import { MAX, pick, picked, setPicked } from "./selection.js";
 
 const STATUSES = ["", "running", "succeeded", "failed", "interrupted"];
 const PAGE = 50;
-const history = []; // cursors of the pages before this one (for "Newer")
+const FILTERS = ["pipeline", "status", "since", "until", "params"];
 
 function toLocalInput(epoch) {
   if (!epoch) return "";
@@ -22,12 +26,50 @@ export function paramsText(params) {
   return Object.entries(params || {}).map(([k, v]) => `${k}=${text(v)}`).join(", ");
 }
 
-export async function render(ctx, params, query) {
+function pageSize(query) {
+  const n = Number(query.get("limit"));
+  return Number.isInteger(n) && n >= 1 && n <= 500 ? n : PAGE;
+}
+
+function count(n) {
+  return n.toLocaleString("en-US");
+}
+
+/** The picked runs: how many, each as a removable chip, and the button that compares them. */
+function selectionBar(ctx, onChange) {
+  const bar = h("div", { class: "selection", id: "selection" });
+  const draw = () => {
+    const ids = picked();
+    clear(bar);
+    const go = h("button", { type: "button", class: "primary", id: "compare-go", disabled: ids.length < 2 || ids.length > MAX },
+      `Compare ${ids.length} selected`);
+    on(go, "click", () => ctx.navigate(`/compare?runs=${picked().join(",")}`));
+    const none = h("button", { type: "button", id: "clear-selection", disabled: !ids.length }, "Clear selection");
+    on(none, "click", () => { setPicked([]); onChange(); });
+    add(bar, go, none, h("span", { class: "muted small", id: "selection-count" },
+      ids.length ? `${ids.length} run${ids.length === 1 ? "" : "s"} selected${ids.length > MAX ? ` (at most ${MAX} at once)` : ""}` : "select runs to compare them (across pages)"),
+    ids.map((id) => {
+      const remove = h("button", { type: "button", class: "chip-x", "aria-label": `unselect run ${shortId(id)}` }, "×");
+      on(remove, "click", () => { pick(id, false); onChange(); });
+      return h("span", { class: "chip mono", "data-run": id }, link(shortId(id, 8), "runs", id), remove);
+    }));
+  };
+  draw();
+  return { bar, draw };
+}
+
+/**
+ * A filtered, paged list of runs at `base` ("/runs" or "/compare"), each with a checkbox that
+ * picks it for comparison. options: {title, intro, tableId}.
+ */
+export async function runList(ctx, query, options) {
+  const base = options.base;
   const after = query.get("after");
-  const page = Number(query.get("page") || 1);
+  const before = query.get("before");
+  const limit = pageSize(query);
   const pending = get("/runs", {
     pipeline: query.get("pipeline"), status: query.get("status"), since: query.get("since"),
-    until: query.get("until"), params: query.get("params"), limit: PAGE, after,
+    until: query.get("until"), params: query.get("params"), limit, after, before,
   });
   const about = await info();
   const form = h("form", { class: "filters", role: "search" });
@@ -48,70 +90,74 @@ export async function render(ctx, params, query) {
     h("button", { type: "submit", class: "primary" }, "Filter"),
     h("button", { type: "button", id: "clear-filters" }, "Clear"),
   );
-  const filters = () => {
+  // the URL of this list with the filters in the form (or in the URL) and `extra`
+  const target = (fromForm, extra) => {
     const q = new URLSearchParams();
-    const values = { pipeline: pipeline.value, status: state.value, since: fromLocalInput(since.value),
-      until: fromLocalInput(until.value), params: search.value.trim() };
+    const values = fromForm
+      ? { pipeline: pipeline.value, status: state.value, since: fromLocalInput(since.value), until: fromLocalInput(until.value), params: search.value.trim() }
+      : Object.fromEntries(FILTERS.map((k) => [k, query.get(k)]));
     for (const [k, v] of Object.entries(values)) if (v) q.set(k, v);
-    return q;
+    if (query.get("limit")) q.set("limit", String(limit));
+    for (const [k, v] of Object.entries(extra || {})) q.set(k, v);
+    const s = q.toString();
+    return s ? `${base}?${s}` : base;
   };
   on(form, "submit", (e) => {
     e.preventDefault();
-    history.length = 0;
-    const q = filters().toString();
-    ctx.navigate(`/runs${q ? "?" + q : ""}`);
+    ctx.navigate(target(true));
   });
-  on(form.querySelector("#clear-filters"), "click", () => { history.length = 0; ctx.navigate("/runs"); });
+  on(form.querySelector("#clear-filters"), "click", () => ctx.navigate(base));
 
-  const compareButton = h("button", { type: "button", disabled: true, id: "compare-selected" }, "Compare selected");
   const body = h("div", { id: "runs-table" }, h("p", { class: "muted" }, "Loading runs…"));
-  add(ctx.main, h("h1", null, "Runs"), form, body);
+  const boxes = [];
+  const selection = selectionBar(ctx, () => {
+    selection.draw();
+    const ids = new Set(picked());
+    for (const box of boxes) box.checked = ids.has(box.value);
+  });
+  add(ctx.main, h("h1", null, options.title), options.intro || null, form, selection.bar, body);
 
   const data = await pending;
   clear(body);
-  const selected = new Set();
-  on(compareButton, "click", () => ctx.navigate(`/compare?runs=${[...selected].join(",")}`));
+  const chosen = new Set(picked());
   const rows = data.runs.map((r) => {
-    const box = h("input", { type: "checkbox", "aria-label": `select run ${shortId(r.id)}`, value: r.id });
+    const box = h("input", { type: "checkbox", "aria-label": `select run ${shortId(r.id)}`, value: r.id, checked: chosen.has(r.id) });
+    boxes.push(box);
     on(box, "change", () => {
-      if (box.checked) selected.add(r.id); else selected.delete(r.id);
-      compareButton.disabled = selected.size < 2;
+      pick(r.id, box.checked);
+      selection.draw();
     });
     const ptext = paramsText(r.params);
     return h("tr", { "data-run": r.id },
       h("td", null, box),
       h("td", { class: "mono" }, link(shortId(r.id), "runs", r.id)),
-      h("td", null, h("a", { href: `/runs?pipeline=${encodeURIComponent(r.pipeline)}` }, r.pipeline)),
+      h("td", null, h("a", { href: `${base}?pipeline=${encodeURIComponent(r.pipeline)}` }, r.pipeline)),
       h("td", null, status(r.status)),
       h("td", { class: "mono" }, when(r.started_at)),
       h("td", { class: "num" }, duration(r.duration_s)),
       h("td", { class: "truncate mono", title: ptext }, ptext),
       h("td", { class: "mono" }, r.git_commit ? shortId(r.git_commit, 8) + (r.git_dirty ? "+" : "") : ""));
   });
-  const first = (page - 1) * PAGE + 1;
   const shown = data.runs.length;
-  const total = data.total === null ? "" : ` of ${data.total.toLocaleString("en-US")}`;
-  const newer = h("button", { type: "button", disabled: page <= 1, id: "newer" }, "← Newer");
+  const first = (data.offset || 0) + 1;
+  const total = data.total === null ? "" : ` of ${count(data.total)}`;
+  const newest = h("button", { type: "button", disabled: !data.prev, id: "newest" }, "⇤ Newest");
+  const newer = h("button", { type: "button", disabled: !data.prev, id: "newer" }, "← Newer");
   const older = h("button", { type: "button", disabled: !data.next, id: "older" }, "Older →");
-  on(newer, "click", () => {
-    const q = filters();
-    const previous = history.pop();
-    if (previous && page > 2) { q.set("after", previous); q.set("page", String(page - 1)); }
-    ctx.navigate(`/runs${q.toString() ? "?" + q : ""}`);
-  });
-  on(older, "click", () => {
-    if (after) history.push(after);
-    const q = filters();
-    q.set("after", data.next);
-    q.set("page", String(page + 1));
-    ctx.navigate(`/runs?${q}`);
-  });
-  const pager = h("div", { class: "pager" }, newer, older,
-    h("span", { class: "muted", id: "runs-count" }, shown ? `runs ${first.toLocaleString("en-US")}–${(first + shown - 1).toLocaleString("en-US")}${total}` : "no runs"),
-    compareButton);
+  on(newest, "click", () => ctx.navigate(target(false)));
+  on(newer, "click", () => ctx.navigate(target(false, { before: data.prev })));
+  on(older, "click", () => ctx.navigate(target(false, { after: data.next })));
+  const label = shown ? `runs ${count(first)}–${count(first + shown - 1)}${total}` : "no runs";
+  const pager = h("div", { class: "pager" }, newest, newer, older, h("span", { class: "muted", id: "runs-count" }, label));
+  const empty = after || before ? "No runs on this page: the list has changed since it was linked."
+    : about.pipelines.length ? "No runs match these filters." : "No runs yet: start one with `conveyor run FILE.py:PIPELINE`.";
   add(body, pager, shown
-    ? table(["", "run", "pipeline", "status", "started", { text: "duration", class: "num" }, "parameters", "commit"], rows, { id: "runs" })
-    : h("p", { class: "muted" }, about.pipelines.length ? "No runs match these filters." : "No runs yet: start one with `conveyor run FILE.py:PIPELINE`."));
+    ? table(["", "run", "pipeline", "status", "started", { text: "duration", class: "num" }, "parameters", "commit"], rows, { id: options.tableId })
+    : h("p", { class: "muted" }, empty));
   ctx.ready();
   return null;
+}
+
+export async function render(ctx, params, query) {
+  return runList(ctx, query, { base: "/runs", title: "Runs", tableId: "runs" });
 }
