@@ -157,7 +157,8 @@ def test_a_step_whose_run_was_killed_is_interrupted_not_running(
     assert run["run"]["status"] == "interrupted" and run["live"] is False
     assert {s["name"]: s["status"] for s in run["steps"]} == {
         "make_data": "succeeded",
-        "wait_for": "interrupted",  # its live log says it started; no record says it ended
+        "wait_for": "interrupted",  # it was running; no record says it ended
+        "double": "not-run",  # in the traced graph, never reached
     }
     assert (step["recorded"], step["live"], step["state"]) == (False, False, "interrupted")
     assert "waiting for" in step["live_log"]

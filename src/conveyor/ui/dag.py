@@ -1,6 +1,8 @@
-"""Graphs for the pages: a run's DAG rebuilt from its step runs, and a layered layout.
+"""Graphs for the pages: a run's DAG, and a layered layout.
 
-The runs table does not store the traced graph, so a run's edges come from its lineage: a step
+A run's edges come from the traced graph stored with its pipeline version (`graph_edges`), plus
+the items of its maps (`fit[0]`, `fit[1]`), which exist only at run time. Runs recorded before
+schema 0007 have no stored graph; their edges are rebuilt from lineage (`run_edges`): a step
 that read artifact X depends on the step of the same run that wrote X. Two rules fill the gaps
 lineage leaves: a skipped step names the upstream step that did not succeed in its message, and
 the items of a map (`fit[0]`, `fit[1]`) feed their map node (`fit`). While a run is in progress,
@@ -21,7 +23,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["Layout", "layout", "run_edges"]
+__all__ = ["Layout", "graph_edges", "layout", "run_edges"]
 
 NODE_W, NODE_H = 150, 46
 GAP_X, GAP_Y = 40, 18
@@ -29,6 +31,19 @@ PAD = 12
 
 _SKIPPED = re.compile(r"upstream step '([^']+)' did not succeed")
 _ITEM = re.compile(r"^(.*)\[(\d+)\]$")
+
+
+def graph_edges(graph: Sequence[Sequence[Any]], steps: Iterable[str]) -> set[tuple[str, str]]:
+    """Edges of a stored graph (`[[node, step, [upstream], map_over], ...]`), with the items of
+    its maps among `steps`: each item reads what its map node reads and feeds it."""
+    edges = {(up, row[0]) for row in graph for up in row[2]}
+    upstream = {row[0]: row[2] for row in graph if row[3]}  # the map nodes
+    for name in steps:
+        item = _ITEM.match(name)
+        if item and item.group(1) in upstream:
+            edges.add((name, item.group(1)))
+            edges |= {(up, name) for up in upstream[item.group(1)]}
+    return edges
 
 
 def run_edges(steps: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:

@@ -55,11 +55,22 @@ def run_detail(ws: Workspace, run_id: str) -> dict[str, Any]:
     meta = ws.metadata
     record = meta.get_run(queries.run_id(meta, run_id))
     steps = queries.run_steps(meta, record.id)
-    edges = set(dag.run_edges(steps))
     live = record.status == "running"
     template = None
     by_name = {s["name"]: s for s in steps}
-    if live:
+    graph = meta.pipeline_graph(record.pipeline, record.pipeline_version)
+    if graph is not None:  # the traced graph, stored with the run (schema 0007 on)
+        edges = dag.graph_edges(graph, by_name)
+        for position, (name, *_rest) in enumerate(graph):
+            by_name.setdefault(name, _unrecorded(name, position))
+        busy = set(record.running) | set(_live_logs(ws, record.id))
+        for name in busy:  # map items are not in the graph: they appear once running
+            by_name.setdefault(name, _unrecorded(name, None))
+            if by_name[name]["id"] is None:
+                by_name[name]["status"] = "running" if live else "interrupted"
+        _mark_ready(by_name, edges, live)
+    elif live:  # an older run: the graph of an earlier run of the same version
+        edges = set(dag.run_edges(steps))
         template = queries.template_run(meta, record.pipeline, record.pipeline_version, record.id)
         if template is not None:
             known = queries.run_steps(meta, template)
@@ -70,18 +81,13 @@ def run_detail(ws: Workspace, run_id: str) -> dict[str, Any]:
             by_name.setdefault(name, _unrecorded(name, None))
             if by_name[name]["id"] is None:
                 by_name[name]["status"] = "running"
-        upstream: dict[str, set[str]] = {}
-        for a, b in edges:
-            upstream.setdefault(b, set()).add(a)
-        for name, step in by_name.items():
-            if step["status"] == "pending" and all(
-                by_name.get(u, {}).get("status") == "succeeded" for u in upstream.get(name, ())
-            ):
-                step["status"] = "ready"
-    elif record.status == "interrupted":  # a step that was running when the runner died
-        for name in _live_logs(ws, record.id):
-            if name not in by_name:
-                by_name[name] = {**_unrecorded(name, None), "status": "interrupted"}
+        _mark_ready(by_name, edges, live)
+    else:
+        edges = set(dag.run_edges(steps))
+        if record.status == "interrupted":  # a step that was running when the runner died
+            for name in _live_logs(ws, record.id):
+                if name not in by_name:
+                    by_name[name] = {**_unrecorded(name, None), "status": "interrupted"}
     ordered = sorted(
         by_name.values(),
         key=lambda s: (s["position"] if s["position"] is not None else 1 << 30, s["name"]),
@@ -134,6 +140,23 @@ _SUMMARY_FIELDS = (
     "id", "pipeline", "pipeline_version", "status", "params", "cache", "started_at", "ended_at",
     "duration_s", "error", "git_commit", "git_dirty", "resumed_from", "pipeline_ref",
 )  # fmt: skip
+
+
+def _mark_ready(
+    by_name: dict[str, dict[str, Any]], edges: set[tuple[str, str]], live: bool
+) -> None:
+    """Steps without a record: `ready` when a live run has everything they need, else
+    `pending`; in an ended run they were never run (`--to`, a failure upstream, a crash)."""
+    upstream: dict[str, set[str]] = {}
+    for a, b in edges:
+        upstream.setdefault(b, set()).add(a)
+    for name, step in by_name.items():
+        if step["status"] != "pending":
+            continue
+        if not live:
+            step["status"] = "not-run"
+        elif all(by_name.get(u, {}).get("status") == "succeeded" for u in upstream.get(name, ())):
+            step["status"] = "ready"
 
 
 def _unrecorded(name: str, position: int | None) -> dict[str, Any]:
@@ -210,6 +233,7 @@ def step_detail(ws: Workspace, run_id: str, name: str) -> dict[str, Any]:
         if m.step_run_id == row["id"]
     ]
     texts = {key: row.pop(key) for key in ("stdout", "stderr", "traceback")}
+    row["arguments"] = json.loads(row.get("arguments") or "{}")
     return {
         "run_id": record.id,
         "name": name,

@@ -15,12 +15,13 @@ function nodeSub(step) {
   if (step.status === "succeeded") return step.cached ? "cache hit" : duration(step.duration_s);
   if (step.status === "failed" || step.status === "timed_out") return `${step.status} · ${duration(step.duration_s)}`;
   if (step.status === "interrupted") return "never finished";
+  if (step.status === "not-run") return "not run";
   return step.status;
 }
 
 function legend() {
   return h("div", { class: "legend" },
-    [["succeeded", "succeeded"], ["cached", "cache hit"], ["failed", "failed"], ["running", "running / ready"], ["interrupted", "interrupted"], ["skipped", "skipped / pending"]]
+    [["succeeded", "succeeded"], ["cached", "cache hit"], ["failed", "failed"], ["running", "running / ready"], ["interrupted", "interrupted"], ["skipped", "skipped / pending / not run"]]
       .map(([k, label]) => h("span", null, h("i", { class: `k-${k}` }), label)),
     h("span", null, "· select a step for its parameters, inputs, outputs, metrics, output and errors"));
 }
@@ -138,6 +139,11 @@ function stepPanel(d) {
   if (d.error_type || d.traceback) {
     out.push(h("h3", null, "Error"), h("div", { class: "error", id: "step-error" }, `${d.error_type || "error"}: ${d.error_message || ""}`));
     if (d.traceback) out.push(h("pre", { id: "traceback" }, d.traceback));
+  }
+  const args = Object.entries(st.arguments || {});
+  if (args.length) {
+    out.push(h("h3", null, "Arguments"), table(["argument", "value"],
+      args.map(([k, v]) => h("tr", null, h("td", { class: "wrap" }, k), h("td", { class: "mono wrap" }, text(v)))), { id: "step-arguments", class: "compact" }));
   }
   const params = Object.entries(d.params);
   if (params.length) {
