@@ -7,16 +7,18 @@ import re
 import pandas as pd
 import pytest
 from tests.components.conftest import PENGUINS
+from tests.registry.snapshot import registry_rows
 
 import conveyor as cv
 from conveyor.components import evaluate, gate, ingest, register, split, train
 from conveyor.components._gate import decide, parse_threshold
-from conveyor.exceptions import ParameterError
+from conveyor.exceptions import GraphError, ParameterError
 from conveyor.registry import ModelRegistry
 
 NUMERIC = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
 GOOD = "sklearn.linear_model.LogisticRegression"
 BAD = "sklearn.dummy.DummyClassifier"
+PARAMS = {"max_iter": 3000, "solver": "newton-cholesky"}
 
 
 @cv.step
@@ -50,7 +52,7 @@ def test_threshold_expressions() -> None:
     assert parse_threshold("accuracy", 0.8) == (">=", 0.8)
     assert parse_threshold("rmse", 12) == ("<=", 12.0)
     for bad in ("≥0.9", ">>0.9", "0.9", "at least 0.9", None):
-        with pytest.raises(ParameterError, match="threshold for 'accuracy'"):
+        with pytest.raises(ParameterError, match=re.escape(f"thresholds['accuracy'] = {bad!r}")):
             parse_threshold("accuracy", bad)
 
 
@@ -73,8 +75,8 @@ def test_first_model_is_promoted_a_worse_one_is_refused(workspace) -> None:
     first = release.run(thresholds={"accuracy": ">=0.9"})
     assert first.status == "succeeded", first.error
     assert first.output() | {"reasons": []} == {
-        "name": "penguins", "version": 1, "registered": True, "promoted": True,
-        "alias": "production", "reasons": [],
+        "name": "penguins", "version": 1, "registered": True, "added": True, "promoted": True,
+        "alias": "production", "alias_version": 1, "reasons": [],
     }  # fmt: skip
     worse = release.run(estimator=BAD, thresholds={"accuracy": ">=0.9"})
     assert worse.status == "succeeded"  # a refusal is an outcome, not a failure
@@ -108,7 +110,7 @@ def test_register_records_lineage_and_signature(workspace) -> None:
     assert version.artifact_id == train_step.outputs["output"]
     assert version.data["train.data"] == run.step("split").outputs["train"]
     assert version.data["eval.data"] == run.step("split").outputs["test"]
-    assert version.signature["inputs"] == dict.fromkeys(NUMERIC, "float64")
+    assert list(version.signature["inputs"].items()) == [(c, "float") for c in NUMERIC]
     assert version.signature["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
     assert version.metrics["accuracy"] > 0.9
     trained_on = workspace.metadata.get_artifact(version.data["train.data"]).id
@@ -121,8 +123,10 @@ def test_rerunning_an_unchanged_pipeline_adds_no_version(workspace) -> None:
     release.run()
     second = release.run()  # the alias was set by the first run: the gate compares with it
     assert not second.step("gate").cached and second.output()["version"] == 1
+    assert not second.output()["added"] and not second.output()["promoted"]  # it did nothing
     again = release.run()
     assert again.step("gate").cached and again.step("register").cached
+    assert again.output() == second.output()
     release.run(estimator=BAD, keep_rejected=True)  # version 2, refused
     registry = ModelRegistry(workspace)
     registry.promote("penguins", 2, "production", reason="by hand")
@@ -132,9 +136,107 @@ def test_rerunning_an_unchanged_pipeline_adds_no_version(workspace) -> None:
     assert registry.get("penguins@production").version == 1
 
 
-def test_a_gate_that_does_not_parse_fails_the_run_and_leaves_the_registry(workspace) -> None:
-    run = release.run(thresholds={"accuracy": "=>0.9"})
+def _populated(workspace) -> dict:
+    """A registry holding two versions, two aliases and a history; its rows as stored."""
+    release.run(estimator=BAD)  # version 1, the first model: promoted
+    release.run()  # version 2, better: promoted
+    ModelRegistry(workspace).promote("penguins", 1, "candidate", reason="for the record")
+    return registry_rows(workspace.settings.db)
+
+
+def test_a_cached_register_never_claims_a_promotion_after_a_rollback(workspace) -> None:
+    registry = ModelRegistry(workspace)
+    first = release.run(estimator=BAD)
+    assert first.output()["promoted"] and first.output()["version"] == 1
+    better = release.run()
+    assert better.output()["promoted"] and better.output()["version"] == 2
+    registry.rollback("penguins", "production", reason="bad on Mondays")
+    again = release.run()  # version 2's configuration, again: its gate passes against version 1
+    assert again.status == "succeeded", again.error
+    assert again.step("gate").cached
+    outcome = again.output()
+    assert not again.step("register").cached  # the registry changed since: it decides anew
+    assert outcome["version"] == 2 and outcome["registered"] and not outcome["added"]
+    assert not outcome["promoted"] and outcome["alias_version"] == 1
+    assert "rolled back from version 2" in outcome["reasons"][-1]
+    assert "bad on Mondays" in outcome["reasons"][-1]
+    assert registry.get("penguins@production").version == 1
+    once_more = release.run()  # now cached: and it says, truly, that nothing moved
+    assert once_more.step("register").cached and not once_more.output()["promoted"]
+    assert registry.get("penguins@production").version == 1
+    registry.promote("penguins", 2, "production", reason="fixed the Monday data")
+    assert registry.get("penguins@production").version == 2  # by hand, it can be overruled
+
+
+def test_a_gate_that_does_not_parse_refuses_the_run_and_leaves_the_registry(workspace) -> None:
+    before = _populated(workspace)
+    runs = len(workspace.metadata.list_runs(limit=1000))
+    with pytest.raises(GraphError) as caught:
+        release.run(thresholds={"accuracy": "=>0.9"})
+    assert str(caught.value).startswith("step 'gate': thresholds['accuracy'] = '=>0.9': ")
+    for bad, message in (
+        ({"accuracy": None}, "thresholds['accuracy'] = None"),
+        ("accuracy>=0.9", "thresholds= must be a dict"),
+    ):
+        with pytest.raises(GraphError, match=re.escape(message)):
+            release.run(thresholds=bad)
+    with pytest.raises(GraphError, match=re.escape("step 'gate': tolerance = -0.1: must be")):
+        release.run(tolerance=-0.1)
+    assert registry_rows(workspace.settings.db) == before
+    assert len(workspace.metadata.list_runs(limit=1000)) == runs  # no run started
+
+
+@cv.pipeline
+def named(name: str = "penguins", alias: str | None = "production", baseline: str = "production"):
+    data = complete(ingest(str(PENGUINS)))
+    train_set, test_set = split(data, method="stratified", by="species")
+    model = train(train_set, target="species", estimator=GOOD, params=PARAMS, features=NUMERIC)
+    evaluation = evaluate(model, test_set, target="species")
+    decision = gate(evaluation, test_set, model_name=name, baseline=baseline)
+    return register(model, evaluation, name=name, decision=decision, alias=alias)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"alias": "bad alias"}, "step 'register': alias='bad alias' is not a valid alias"),
+        ({"alias": "9lives"}, "step 'register': alias='9lives' is not a valid alias"),
+        ({"baseline": "bad alias"}, "step 'gate': baseline='bad alias' is not a valid alias"),
+        ({"name": "bad name!"}, "step 'gate': model_name='bad name!' is not a valid model name"),
+        ({"name": ""}, "step 'gate': model_name='' is not a valid model name"),
+    ],
+)
+def test_bad_names_and_aliases_refuse_the_run_before_any_step(
+    workspace, params: dict, message: str
+) -> None:
+    before = _populated(workspace)
+    runs = len(workspace.metadata.list_runs(limit=1000))
+    with pytest.raises(GraphError) as caught:
+        named.run(**params)
+    assert str(caught.value).startswith(message)
+    assert registry_rows(workspace.settings.db) == before
+    assert len(workspace.metadata.list_runs(limit=1000)) == runs  # no run started
+
+
+@cv.step
+def name_of(data: pd.DataFrame) -> str:
+    return "bad name!"
+
+
+@cv.pipeline
+def named_late():
+    data = complete(ingest(str(PENGUINS)))
+    train_set, test_set = split(data, method="stratified", by="species")
+    model = train(train_set, target="species", estimator=GOOD, params=PARAMS, features=NUMERIC)
+    evaluation = evaluate(model, test_set, target="species")
+    return register(model, evaluation, name=name_of(data))
+
+
+def test_a_bad_name_known_only_when_register_runs_writes_nothing(workspace) -> None:
+    before = _populated(workspace)
+    run = named_late.run()
     assert run.status == "failed"
-    assert run.step("gate").error_message.startswith("gate: threshold for 'accuracy'")
-    assert run.step("register").status == "skipped"
-    assert ModelRegistry(workspace).list() == []
+    assert run.step("register").error_message.startswith(
+        "register: name='bad name!' is not a valid model name"
+    )
+    assert registry_rows(workspace.settings.db) == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 import conveyor as cv
 from conveyor.components import infer_schema, read_schema, statistics, validate, write_schema
 from conveyor.components._schema import validate_frame
-from conveyor.exceptions import DataValidationError, ParameterError
+from conveyor.exceptions import DataValidationError, GraphError, ParameterError
 
 
 @pytest.fixture
@@ -113,7 +114,22 @@ def test_warn_policy_records_the_report_and_goes_on(project: Path, penguins, sch
     )
     assert run.status == "succeeded"
     assert run.output("report")["anomalous_columns"] == ["island"]
-    assert "Atlantis" in run.step("validate").stdout
+    validated = run.step("validate")
+    assert validated.stdout.count("Atlantis") == 1 and "Atlantis" not in (validated.stderr or "")
+    assert validated.stdout.startswith("warning: validate: 1 anomaly in column(s) ['island']: ")
+
+
+def test_a_row_count_anomaly_says_so(penguins: pd.DataFrame, schema: dict) -> None:
+    with pytest.raises(DataValidationError) as caught:
+        validate(penguins.head(0), schema)
+    assert str(caught.value).startswith(
+        "validate: 1 anomaly in the row count: 0 rows, expected [172, 516]"
+    )
+    with pytest.raises(DataValidationError) as caught:
+        validate(penguins.head(3).assign(island="Atlantis"), schema)
+    assert str(caught.value).startswith(
+        "validate: 2 anomalies in column(s) ['island'] and the row count: "
+    )
 
 
 def test_editing_the_pinned_schema_revalidates(project: Path, penguins, schema) -> None:
@@ -133,10 +149,86 @@ def test_malformed_schemas_are_refused_naming_the_file(project: Path, penguins) 
     (project / "broken.json").write_text("{not json")
     with pytest.raises(ParameterError, match=r"broken\.json"):
         read_schema(project / "broken.json")
-    with pytest.raises(ParameterError, match="column 'a' needs a 'type'"):
+    with pytest.raises(ParameterError, match="column 'a' 'type' = 'decimal': must be one of"):
         validate_frame(penguins, {"columns": {"a": {"type": "decimal"}}})
     with pytest.raises(ParameterError, match="policy"):
         validate(penguins, {"columns": {}}, policy="maybe")
+
+
+def _edited(schema: dict, where: tuple, value) -> dict:
+    """A copy of `schema` with the field at path `where` set to `value`."""
+    edited = json.loads(json.dumps(schema))
+    *parents, last = where
+    node = edited
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return edited
+
+
+COLUMN_FIELDS = [
+    ("bill_length_mm", "min", "32,1", "'min' = '32,1': must be a number"),
+    ("bill_length_mm", "max", 10.0, ": 'min' 32.1 is greater than 'max' 10.0"),
+    ("year", "max", True, "'max' = True: must be a number"),
+    ("species", "nullable", "no", "'nullable' = 'no': must be true or false"),
+    ("sex", "max_missing", "5%", "'max_missing' = '5%': must be a number in [0, 1]"),
+    ("sex", "max_missing", 1.5, "'max_missing' = 1.5: must be a number in [0, 1]"),
+    ("species", "max_missing", 0.1, ": 'max_missing' is 0.1 but 'nullable' is false"),
+    ("island", "domain", "Biscoe", "'domain' = 'Biscoe': a category needs a list"),
+    ("island", "min", 1, "'min': a category column has no range"),
+    ("year", "domain", [2007], "'domain': only a category column has a domain"),
+    ("year", "nulable", True, " has unknown field(s) ['nulable']"),
+    ("year", "type", "integer", "'type' = 'integer': must be one of"),
+]
+
+
+@pytest.mark.parametrize(("column", "field", "value", "message"), COLUMN_FIELDS)
+def test_every_field_of_a_column_is_checked_naming_file_column_and_field(
+    project: Path, schema: dict, column: str, field: str, value, message: str
+) -> None:
+    path = project / "schema.json"
+    path.write_text(json.dumps(_edited(schema, ("columns", column, field), value)))
+    with pytest.raises(ParameterError) as caught:
+        read_schema(path)
+    expected = f"schema file {str(path)!r}: column {column!r}"
+    assert str(caught.value).startswith(expected + (" " if message[0] == "'" else "") + message)
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "message"),
+    [
+        (("rows", "min"), "100", "'rows' 'min' = '100': must be a whole number"),
+        (("rows", "max"), 1.5, "'rows' 'max' = 1.5: must be a whole number"),
+        (("rows", "min"), 600, "'rows' 'min' 600 is greater than 'max' 516"),
+        (("rows",), [1, 2], "'rows' = [1, 2]: must be"),
+        (("colums",), {}, "unknown field(s) ['colums']"),
+        (("columns", "when"), {"type": "datetime", "min": "soon"}, "column 'when' 'min' = 'soon'"),
+        (("columns", "bill_length_mm", "max"), None, None),  # a range open at one end is fine
+    ],
+)
+def test_the_row_range_and_the_document_are_checked(
+    project: Path, schema: dict, where: tuple, value, message: str | None
+) -> None:
+    path = project / "schema.json"
+    path.write_text(json.dumps(_edited(schema, where, value)))
+    if message is None:
+        read_schema(path)
+        return
+    with pytest.raises(ParameterError) as caught:
+        read_schema(path)
+    assert str(caught.value).startswith(f"schema file {str(path)!r}: ")
+    assert message in str(caught.value)
+
+
+def test_a_bad_schema_file_refuses_the_run_when_traced(project: Path, schema: dict) -> None:
+    path = project / "schema.json"
+    path.write_text(json.dumps(_edited(schema, ("columns", "species", "nullable"), "no")))
+    with pytest.raises(GraphError) as caught:
+        checking.trace(source="data.csv", schema=str(path))
+    assert str(caught.value).startswith("step 'validate': schema file")
+    assert "column 'species' 'nullable' = 'no'" in str(caught.value)
+    with pytest.raises(GraphError, match=re.escape("step 'validate': policy='maybe' must be")):
+        checking.trace(source="data.csv", schema=str(project / "schema.json"), policy="maybe")
 
 
 def test_statistics_are_the_drift_reference(penguins: pd.DataFrame) -> None:

@@ -14,7 +14,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 import conveyor as cv
 from conveyor.components import evaluate, split, train
 from conveyor.components._split import split_frame
-from conveyor.exceptions import ParameterError
+from conveyor.exceptions import DataError, GraphError, ParameterError
 
 NUMERIC = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
 
@@ -99,19 +99,113 @@ def test_train_takes_an_import_path_or_an_object(estimator) -> None:
 @pytest.mark.parametrize(
     ("estimator", "params", "message"),
     [
-        ("sklearn.linear_model.LogisticRegresion", None, "has no attribute 'LogisticRegresion'"),
-        ("sklearn.linear_modl.LogisticRegression", None, "cannot import 'sklearn.linear_modl'"),
-        ("LogisticRegression", None, "is not an import path"),
         ("sklearn.linear_model.LogisticRegression", {"Cee": 1}, "does not accept params"),
         (LogisticRegression(), {"Cee": 1}, "bad params ['Cee']"),
     ],
 )
-def test_bad_estimators_fail_the_train_step(estimator, params, message: str) -> None:
+def test_bad_params_fail_the_train_step(estimator, params, message: str) -> None:
     run = fitting.run(estimator=estimator, params=params)
     assert run.status == "failed"
     failed = run.step("train")
     assert failed.status == "failed" and message in failed.error_message
     assert failed.error_message.startswith("train:")
+
+
+@pytest.mark.parametrize(
+    ("estimator", "message"),
+    [
+        (
+            "sklearn.linear_model.LogisticRegresion",
+            "estimator='sklearn.linear_model.LogisticRegresion': module 'sklearn.linear_model' "
+            "has no 'LogisticRegresion'",
+        ),
+        (
+            "sklearn.linear_modl.LogisticRegression",
+            "estimator='sklearn.linear_modl.LogisticRegression': there is no module "
+            "'sklearn.linear_modl'",
+        ),
+        (
+            "nosuchpackage.Model",
+            "estimator='nosuchpackage.Model': there is no module 'nosuchpackage'",
+        ),
+        ("LogisticRegression", "estimator='LogisticRegression' is not an import path"),
+        (42, "estimator=42 is not an estimator"),
+    ],
+)
+def test_bad_estimator_paths_refuse_the_run_when_traced(estimator, message: str) -> None:
+    with pytest.raises(GraphError) as caught:
+        fitting.trace(estimator=estimator)
+    assert str(caught.value).startswith(f"step 'train': {message}")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "sklearn.ensemble.RandomForestClassifier",  # re-exported by the package's __init__
+        "sklearn.linear_model:LogisticRegression",
+        "sklearn.dummy.DummyClassifier",  # defined in the module itself
+        "tests.components.conftest:penguins",  # a factory in a project module
+    ],
+)
+def test_good_estimator_paths_pass_the_check_without_importing(path: str) -> None:
+    import sys
+
+    from conveyor.components._train import check_estimator_path
+
+    module = path.partition(":")[0] if ":" in path else path.rpartition(".")[0]
+    loaded = module in sys.modules
+    check_estimator_path(path)
+    assert (module in sys.modules) == loaded  # found from the files alone
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"test_size": 2}, "step 'split': test_size=2.0 must be a fraction in (0, 1)"),
+        ({"target": 3}, "step 'train': target=3 must be a column name"),
+        ({"features": "bill"}, "step 'train': features='bill' must be a list of column names"),
+        ({"slice_by": 5}, "step 'evaluate': slice_by=5 must be a column name"),
+        ({"task": "ranking"}, "step 'evaluate': task='ranking' must be one of"),
+    ],
+)
+def test_argument_errors_name_the_step_and_argument_when_traced(kwargs, message: str) -> None:
+    @cv.pipeline
+    def checked(
+        test_size: float = 0.3,
+        target: object = "species",
+        features: object = None,
+        slice_by: object = None,
+        task: str = "auto",
+    ):
+        data = cv.step(lambda: pd.read_csv(_csv()), name="read")()
+        train_set, test_set = split(data, test_size=test_size)
+        model = train(train_set, target=target, features=features)
+        return evaluate(model, test_set, target="species", slice_by=slice_by, task=task)
+
+    with pytest.raises(GraphError, match=re.escape(message)):
+        checked.trace(**kwargs)
+
+
+@pytest.mark.usefixtures("project")
+def test_text_in_a_numeric_column_names_the_column_in_train_and_evaluate(
+    complete: pd.DataFrame,
+) -> None:
+    bad = complete.copy()
+    bad["body_mass_g"] = bad["body_mass_g"].astype(str)  # as read_csv reads a column with text
+    bad.loc[5, "body_mass_g"] = "abc"
+    with pytest.raises(DataError) as caught:
+        train(bad, target="species", estimator=LogisticRegression(), features=NUMERIC)
+    message = str(caught.value)
+    assert message.startswith(
+        "train: fitting LogisticRegression failed on column(s) ['body_mass_g']"
+    )
+    assert "'abc' in row 5" in message
+    model = LogisticRegression(max_iter=3000).fit(complete[NUMERIC], complete["species"])
+    with pytest.raises(
+        DataError,
+        match=re.escape("evaluate: scoring LogisticRegression failed on column(s) ['body_mass_g']"),
+    ):
+        evaluate(model, bad, target="species")
 
 
 def test_classification_metrics_match_scikit_learn(complete: pd.DataFrame) -> None:

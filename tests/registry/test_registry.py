@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -216,3 +217,92 @@ def test_models_commands_and_lineage(workspace: Workspace, project: Path) -> Non
     ]
     data = json.loads(cli(project, "lineage", v1.data["x"][:12], "--json").stdout)
     assert {m["version"] for m in data["models"] if m["role"] == "x"} == {1, 2}  # its data key
+
+
+def test_rollbacks_undo_promotions_in_turn_and_say_why_they_stop(workspace: Workspace) -> None:
+    registry = ModelRegistry(workspace)
+    for C in (1.0, 0.5):
+        register_run(registry, workspace.settings, C=C, accuracy=0.9)
+    for version in (1, 2, 1):
+        registry.promote("clf", version, "production")
+    assert registry.rollback("clf", "production").version == 2
+    assert registry.rollback("clf", "production").version == 1
+    with pytest.raises(RunStateError) as caught:
+        registry.rollback("clf", "production")
+    message = str(caught.value)
+    assert "has pointed only" not in message  # it also held version 2
+    assert "is at version 1, where it started" in message and "also held version 2" in message
+    assert "nothing to roll back to" in message
+    history = registry.history("clf", "production")
+    assert [e.reason for e in history] == ["promoted by hand"] * 3 + ["rolled back by hand"] * 2
+    registry.promote("clf", 2, "candidate", reason="try it")
+    registry.promote("clf", 2, "candidate")  # again: not a state to roll back to
+    with pytest.raises(RunStateError, match="has pointed only at version 2"):
+        registry.rollback("clf", "candidate")
+
+
+def test_bad_aliases_and_names_write_nothing(workspace: Workspace) -> None:
+    from tests.registry.snapshot import registry_rows
+
+    registry = ModelRegistry(workspace)
+    register_run(registry, workspace.settings, C=1.0, accuracy=0.9)
+    registry.promote("clf", 1, "production", reason="first")
+    before = registry_rows(workspace.settings.db)
+    for call, message in (
+        (lambda: registry.promote("clf", 1, "bad alias"), "alias='bad alias' is not a valid"),
+        (lambda: registry.promote("clf", 1, "production "), "alias='production ' is not a valid"),
+        (lambda: registry.rollback("clf", "@prod"), "alias='@prod' is not a valid alias"),
+        (lambda: registry.register("bad name!", "0" * 64), "name='bad name!' is not a valid"),
+    ):
+        with pytest.raises(ParameterError, match=re.escape(message)):
+            call()
+    assert registry_rows(workspace.settings.db) == before
+
+
+def test_a_signature_keeps_the_order_of_its_inputs(workspace: Workspace) -> None:
+    registry = ModelRegistry(workspace)
+    run = training.run(settings=workspace.settings)
+    order = {"zeta": "float", "alpha": "int", "mid": "category"}
+    registry.register("ordered", run.output_ids["model"], signature={"inputs": order})
+    assert list(registry.get("ordered").signature["inputs"]) == ["zeta", "alpha", "mid"]
+
+
+def test_not_found_exits_2_like_every_command_and_lineage_takes_a_model_name(
+    workspace: Workspace, project: Path
+) -> None:
+    registry = ModelRegistry(workspace)
+    v1 = register_run(registry, workspace.settings, C=1.0, accuracy=0.9)
+    registry.promote("clf", 1, "production")
+    for args, message in (
+        (("runs", "show", "ffff0000"), "no run with id"),  # the reference: not found is usage
+        (("artifacts", "show", "ffff0000"), "no artifact with id"),
+        (("models", "show", "nope"), "no model named 'nope'"),
+        (("models", "show", "clf:7"), "has no version 7"),
+        (("models", "promote", "clf", "7"), "has no version 7"),
+        (("models", "rollback", "clf", "--alias", "staging"), "has no alias 'staging'"),
+        (("models", "promote", "clf", "1", "--alias", "bad alias"), "alias='bad alias'"),
+        (("lineage", "nope"), "no model named 'nope'"),
+        (("lineage", "ffff0000"), "no artifact with id 'ffff0000'"),
+        (("lineage", "what?"), "neither an artifact id nor a model reference"),
+    ):
+        failed = cli(project, *args, check=2)
+        assert message in failed.stderr, (args, failed.stderr)
+    by_name = json.loads(cli(project, "lineage", "clf", "--json").stdout)  # a bare name: latest
+    assert by_name["artifact"] == v1.artifact_id
+    assert {"model": "clf", "version": 1, "role": "model", "aliases": ["production"]} in by_name[
+        "models"
+    ]
+    text = cli(project, "lineage", "clf@production").stdout  # captured: whole ids, no wrapping
+    assert (
+        text.splitlines()[0]
+        == f"{v1.artifact_id} {workspace.metadata.get_artifact(v1.artifact_id).type_name}"
+    )
+    run = workspace.metadata.get_run(v1.run_id)
+    commit = run.git_commit or "no commit"
+    fit_line = next(line for line in text.splitlines() if "step fit" in line)
+    assert fit_line.startswith(f"│   └── step fit (run {v1.run_id}, code ")
+    assert fit_line.endswith(f"test_registry.fit @ {commit})")
+    assert f"x: {v1.data['x']}" in text
+    shown = cli(project, "models", "show", "clf").stdout
+    assert f"model artifact {v1.artifact_id}" in shown
+    assert "promote @production → 1 by " in shown and ": promoted by hand" in shown

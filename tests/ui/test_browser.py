@@ -69,6 +69,10 @@ def test_the_dag_shows_each_steps_state(tab: Tab, filled: Project) -> None:
     assert "cached" in classes(tab, node("make_data")) and "cached" not in classes(tab, node("fit"))
     assert cached.text_content(f"{node('make_data')} text.sub") == "cache hit"
     assert cached.locator("#steps tbody tr").count() == 4
+    cached.click(node("fit"))
+    cached.wait_for_selector("#step-arguments")
+    arguments = cached.inner_text("#step-arguments")
+    assert "lr" in arguments and "epochs" in arguments and "train" not in arguments
     tab.shoot("run")
     tab.clean()
 

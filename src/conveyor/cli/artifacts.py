@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -83,30 +84,30 @@ def _preview(summary: dict[str, Any]) -> None:
 def lineage(
     artifact_id: Annotated[
         str,
-        typer.Argument(help="Artifact id or unique prefix, or a model NAME:VERSION/NAME@ALIAS."),
+        typer.Argument(
+            help="Artifact id or unique prefix, or a model NAME, NAME:VERSION or NAME@ALIAS."
+        ),
     ],
     depth: Annotated[int, typer.Option(min=1, max=50, help="How many steps up and down.")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show where an artifact came from (upstream) and what used it (downstream).
+    """Show where an artifact came from (upstream), what used it (downstream), and the model
+    versions it went into (as their model, their data, or upstream of their data).
 
     Examples:
 
       conveyor lineage 3fa2c9 --depth 5
 
       conveyor lineage churn@production     (the data and code behind a model version)
+
+      conveyor lineage <ingested data id>   (the model versions trained on that data)
     """
     from conveyor.workspace import open_workspace
 
     with reported_errors():
         ws = open_workspace()
         meta = ws.metadata
-        if _is_model_ref(artifact_id):
-            from conveyor.registry import ModelRegistry
-
-            full = ModelRegistry(ws).get(artifact_id).artifact_id
-        else:
-            full = meta.resolve_artifact_id(artifact_id)
+        full = _resolve(ws, artifact_id)
         record = meta.get_artifact(full)
         upstream = _upstream(meta, full, depth, set())
         downstream = _downstream(meta, full, depth, set())
@@ -114,14 +115,12 @@ def lineage(
 
         models = [
             {
-                "model": v.name,
-                "version": v.version,
-                "role": "model"
-                if v.artifact_id == full
-                else ", ".join(k for k, a in v.data.items() if a == full),
-                "aliases": list(v.aliases),
+                "model": use.version.name,
+                "version": use.version.version,
+                "role": use.role,
+                "aliases": list(use.version.aliases),
             }
-            for v in ModelStore(meta).versions_of_artifact(full)
+            for use in ModelStore(meta).uses_of_artifact(full)
         ]
     if as_json:
         print_json(
@@ -134,21 +133,88 @@ def lineage(
             }
         )
         return
-    root = Tree(f"[bold]{full[:12]}[/] {record.type_name}")
-    up = root.add("[bold]upstream[/] (produced by)")
-    _render(up, upstream, "inputs")
-    down = root.add("[bold]downstream[/] (consumed by)")
-    _render(down, downstream, "outputs")
+    # In a terminal: a tree with short ids; piped or captured: whole ids, lines never wrapped.
+    short = out.is_terminal
+    root = _Node(f"{_short(full, short)} {record.type_name}", bold=True)
+    root.add("upstream (produced by)", bold=True).extend(_nodes(upstream, "inputs", short))
+    root.add("downstream (consumed by)", bold=True).extend(_nodes(downstream, "outputs", short))
     if models:
-        registered = root.add("[bold]model versions[/]")
+        registered = root.add("model versions", bold=True)
         for m in models:
-            registered.add(f"{escape(m['model'])}:{m['version']} ({m['role']})")
-    out.print(root)
+            registered.add(f"{m['model']}:{m['version']} ({m['role']})")
+    if short:
+        out.print(root.rich())
+    else:
+        for line in root.lines():
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
-def _is_model_ref(text: str) -> bool:
-    """Artifact ids are hex; a model reference has a name with `:VERSION` or `@ALIAS`."""
-    return ("@" in text or ":" in text) and not all(c in "0123456789abcdef" for c in text)
+def _resolve(ws: Any, text: str) -> str:
+    """The artifact id meant by an id prefix or a model reference (a bare NAME included)."""
+    from conveyor.exceptions import NotFoundError, ParameterError
+    from conveyor.registry import ModelRegistry
+    from conveyor.registry.names import valid_name
+
+    meta = ws.metadata
+    if text and all(c in "0123456789abcdef" for c in text):
+        try:
+            return meta.resolve_artifact_id(text)
+        except NotFoundError as err:
+            not_an_artifact = err
+    else:
+        not_an_artifact = None
+    name = text.partition("@")[0].partition(":")[0]
+    if not valid_name(name):
+        raise NotFoundError(
+            f"{text!r} is neither an artifact id nor a model reference "
+            "(NAME, NAME:VERSION or NAME@ALIAS)"
+        )
+    try:
+        return ModelRegistry(ws).get(text).artifact_id
+    except ParameterError as err:
+        raise NotFoundError(str(err)) from None
+    except NotFoundError as err:
+        if not_an_artifact is not None:
+            raise NotFoundError(f"{not_an_artifact}, and {err}") from None
+        raise
+
+
+def _short(value: str, short: bool) -> str:
+    return value[:12] if short else value
+
+
+class _Node:
+    """A line of the lineage tree and the lines under it: drawn by rich, or as plain text."""
+
+    def __init__(self, label: str, bold: bool = False) -> None:
+        self.label, self.bold, self.children = label, bold, []
+
+    def add(self, label: str, bold: bool = False) -> _Node:
+        child = _Node(label, bold)
+        self.children.append(child)
+        return child
+
+    def extend(self, children: list[_Node]) -> None:
+        self.children += children
+
+    def rich(self, tree: Tree | None = None) -> Tree:
+        label = f"[bold]{escape(self.label)}[/]" if self.bold else escape(self.label)
+        node = Tree(label) if tree is None else tree.add(label)
+        for child in self.children:
+            child.rich(node)
+        return node
+
+    def lines(self, prefix: str = "", last: bool = True, top: bool = True) -> list[str]:
+        if top:
+            found = [self.label]
+            inner = ""
+        else:
+            found = [f"{prefix}{'└── ' if last else '├── '}{self.label}"]
+            inner = prefix + ("    " if last else "│   ")
+        for i, child in enumerate(self.children):
+            found += child.lines(inner, i == len(self.children) - 1, top=False)
+        return found
 
 
 def _upstream(meta: Any, artifact: str, depth: int, seen: set[str]) -> list[dict[str, Any]]:
@@ -203,18 +269,20 @@ def _downstream(meta: Any, artifact: str, depth: int, seen: set[str]) -> list[di
     return result
 
 
-def _render(tree: Tree, entries: list[dict[str, Any]], key: str) -> None:
+def _nodes(entries: list[dict[str, Any]], key: str, short: bool) -> list[_Node]:
+    nodes = []
     for entry in entries:
         code = ""
         if "code" in entry:
-            commit = entry["git_commit"][:12] if entry["git_commit"] else "no commit"
-            code = f", code {escape(entry['code'])} @ {commit}"
-        branch = tree.add(
-            f"step [cyan]{escape(entry['step'])}[/] (run {entry['run_id'][:12]}{code})"
-        )
+            commit = _short(entry["git_commit"], short) if entry["git_commit"] else "no commit"
+            code = f", code {entry['code']} @ {commit}"
+        branch = _Node(f"step {entry['step']} (run {_short(entry['run_id'], short)}{code})")
         for item in entry[key]:
-            node = branch.add(f"{escape(item['name'])}: {item['artifact'][:12]}")
-            _render(node, item.get("upstream" if key == "inputs" else "downstream", []), key)
+            node = branch.add(f"{item['name']}: {_short(item['artifact'], short)}")
+            below = item.get("upstream" if key == "inputs" else "downstream", [])
+            node.extend(_nodes(below, key, short))
+        nodes.append(branch)
+    return nodes
 
 
 app.command("verify")(verify)

@@ -1,4 +1,8 @@
-"""`conveyor models list|show|promote|rollback`: the model registry from the command line."""
+"""`conveyor models list|show|promote|rollback`: the model registry from the command line.
+
+Exit codes as everywhere: a reference to no model, version or alias is a usage error (2), as an
+unknown run or artifact id is for `runs show` and `artifacts show`.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,11 @@ def _registry() -> Any:
 
 def _version_json(v: Any) -> dict[str, Any]:
     return dataclasses.asdict(v) | {"aliases": list(v.aliases)}
+
+
+def _id(value: str) -> str:
+    """An id or commit as shown: 12 characters in a terminal, whole when piped or captured."""
+    return value[:12] if out.is_terminal else value
 
 
 @app.command("list")
@@ -68,6 +77,7 @@ def show(
         version = registry.get(ref)
         history = registry.history(version.name)
         run = registry.ws.metadata.get_run(version.run_id) if version.run_id else None
+        sources = registry.models.sources(list(version.data.values()))
     lineage = {
         "run_id": version.run_id,
         "pipeline": run.pipeline if run else None,
@@ -75,6 +85,7 @@ def show(
         "git_dirty": run.git_dirty if run else None,
         "model_artifact": version.artifact_id,
         "data": version.data,
+        "sources": sources,
     }
     if as_json:
         print_json(
@@ -87,13 +98,21 @@ def show(
     out.print(f"  registered {when(version.created_at)} by {version.created_by}")
     if version.description:
         out.print(f"  {escape(version.description)}")
-    out.print(f"  model artifact {version.artifact_id[:12]}")
+    out.print(f"  model artifact {_id(version.artifact_id)}")
     if run:
-        code = run.git_commit[:12] if run.git_commit else "no git commit"
+        code = _id(run.git_commit) if run.git_commit else "no git commit"
         dirty = " + uncommitted changes" if run.git_dirty else ""
-        out.print(f"  trained by run {run.id[:12]} ({run.pipeline}), code {code}{dirty}")
+        out.print(f"  trained by run {_id(run.id)} ({escape(run.pipeline)}), code {code}{dirty}")
     for name, artifact in version.data.items():
-        out.print(f"  data {escape(name)}: {artifact[:12]}")
+        out.print(f"  data {escape(name)}: {_id(artifact)}")
+    for source in sources:
+        facts = ", ".join(
+            f"{k} {source[k]}" for k in ("format", "content_hash", "query") if source.get(k)
+        )
+        out.print(
+            f"  data source {escape(str(source['source']))} ({escape(facts)}), "
+            f"read as {_id(source['artifact'])}"
+        )
     for key, value in version.metrics.items():
         out.print(f"  metric {escape(key)} = {value:.6g}")
     for line in _signature_lines(version.signature) + _evaluation_lines(version.evaluation):
@@ -150,6 +169,8 @@ def promote(
 ) -> None:
     """Point an alias (default: production) at a model version.
 
+    Without --reason the move is recorded as "promoted by hand".
+
     Example: conveyor models promote churn 4 --alias production --reason "better recall"
     """
     with reported_errors():
@@ -164,7 +185,9 @@ def rollback(
     alias: Annotated[str, typer.Option("--alias", help="The alias to move back.")] = "production",
     reason: Annotated[str | None, typer.Option("--reason", help="Why, for the record.")] = None,
 ) -> None:
-    """Move an alias back to the version it pointed at before.
+    """Move an alias back to the version it pointed at before (undoing promotions in turn).
+
+    Without --reason the move is recorded as "rolled back by hand".
 
     Example: conveyor models rollback churn --alias production --reason "latency regression"
     """

@@ -11,7 +11,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from conveyor.components._frames import require_columns, require_frame
-from conveyor.components._train import features_of
+from conveyor.components._train import features_of, fit_error
 from conveyor.core.context import log_metric
 from conveyor.core.step import step
 from conveyor.exceptions import ParameterError
@@ -37,8 +37,11 @@ HIGHER_IS_BETTER = {
 _MISSING = "<missing>"
 
 
+_TASKS = ("auto", "classification", "regression")
+
+
 def _task_of(model: Any, task: str) -> str:
-    if task not in ("auto", "classification", "regression"):
+    if task not in _TASKS:
         raise ParameterError(
             f"evaluate: task must be 'auto', 'classification' or 'regression', got {task!r}"
         )
@@ -94,10 +97,16 @@ def _clean(values: dict[str, Any]) -> dict[str, float]:
 
 def _metrics(model: Any, frame: pd.DataFrame, target: str, task: str, columns: list[str]) -> Any:
     X, y = frame[columns], frame[target]
-    if task == "classification":
-        values, matrix = _classification(model, X, y)
-        return _clean(values), matrix
-    return _clean(_regression(model, X, y)), None
+    try:
+        if task == "classification":
+            values, matrix = _classification(model, X, y)
+            return _clean(values), matrix
+        return _clean(_regression(model, X, y)), None
+    except (ValueError, TypeError) as err:
+        if isinstance(err, ParameterError):
+            raise
+        name = type(getattr(model, "estimator", model)).__name__
+        raise fit_error(err, X, columns, "evaluate", f"scoring {name}") from err
 
 
 def evaluate_model(
@@ -108,6 +117,11 @@ def evaluate_model(
     task: str = "auto",
 ) -> dict[str, Any]:
     """The evaluation report of `model` on `data` (plain function: gates reuse it)."""
+    from conveyor.registry.labels import LabelDecoded, decoded
+
+    raw = model.estimator if isinstance(model, LabelDecoded) else model
+    name = f"{type(raw).__module__}.{type(raw).__qualname__}"
+    model = decoded(model)  # an XGBoost classifier answers with the labels it was trained on
     require_frame(data, "evaluate", "data")
     if not isinstance(target, str):
         raise ParameterError(f"evaluate: target must be a column name, got {target!r}")
@@ -135,14 +149,31 @@ def evaluate_model(
         "features": columns,
         "metrics": overall,
         "slices": slices,
-        "model": f"{type(model).__module__}.{type(model).__qualname__}",
+        "model": name,
     }
     if matrix is not None:
         report["confusion_matrix"] = matrix
     return report
 
 
-@step
+_UNKNOWN: Any = object()  # an argument an upstream step produces: checked when the step runs
+
+
+def check_arguments(
+    target: Any = _UNKNOWN, slice_by: Any = _UNKNOWN, task: Any = _UNKNOWN, **_: Any
+) -> None:
+    """evaluate's arguments, checked when the pipeline is traced."""
+    if target is not _UNKNOWN and not isinstance(target, str):
+        raise ParameterError(f"target={target!r} must be a column name")
+    if task is not _UNKNOWN and task not in _TASKS:
+        raise ParameterError(f"task={task!r} must be one of {list(_TASKS)}")
+    if slice_by is _UNKNOWN or slice_by is None or isinstance(slice_by, str):
+        return
+    if not isinstance(slice_by, (list, tuple)) or not all(isinstance(c, str) for c in slice_by):
+        raise ParameterError(f"slice_by={slice_by!r} must be a column name or a list of them")
+
+
+@step(check=check_arguments)
 def evaluate(
     model: Any,
     data: pd.DataFrame,

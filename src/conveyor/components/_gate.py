@@ -8,11 +8,13 @@ Two kinds of checks, both optional:
 
 The decision is an artifact `{"passed": ..., "reasons": [...], "checks": [...]}` and a metric
 `gate_passed`. A failed gate is a normal outcome, not an error: the run succeeds and `register`
-does not promote. Thresholds are parsed before anything is loaded, so a typo fails fast.
+does not promote. The thresholds, tolerance, model name and baseline alias are checked when the
+pipeline is traced (`check=`), so a typo refuses the run before anything is trained.
 """
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from conveyor.components._evaluate import HIGHER_IS_BETTER, evaluate_model
 from conveyor.core.context import log_metric
 from conveyor.core.step import step
 from conveyor.exceptions import ConveyorError, ParameterError
+from conveyor.registry.names import check_alias, check_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,14 +45,30 @@ _EXPRESSION = re.compile(r"^\s*(>=|<=|==|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE]
 def parse_threshold(metric: str, expression: Any) -> tuple[str, float]:
     """`">=0.9"` → (">=", 0.9); a bare number means `>=` for metrics where higher is better."""
     if isinstance(expression, (int, float)) and not isinstance(expression, bool):
+        if not math.isfinite(expression):
+            raise ParameterError(f"thresholds[{metric!r}] = {expression!r}: not a finite number")
         return (">=" if HIGHER_IS_BETTER.get(metric, True) else "<="), float(expression)
     match = _EXPRESSION.match(expression) if isinstance(expression, str) else None
     if match is None:
         raise ParameterError(
-            f"gate: threshold for {metric!r} is {expression!r}, which does not parse; "
+            f"thresholds[{metric!r}] = {expression!r}: the threshold does not parse; "
             "write an operator and a number, e.g. '>=0.9' or '<0.35'"
         )
     return match.group(1), float(match.group(2))
+
+
+def _parse_thresholds(thresholds: Any) -> dict[str, tuple[str, float]]:
+    if thresholds is None:
+        return {}
+    if not isinstance(thresholds, dict):
+        raise ParameterError(
+            f"thresholds= must be a dict of metric → expression, e.g. {{'accuracy': '>=0.9'}}; "
+            f"got {thresholds!r}"
+        )
+    for metric in thresholds:
+        if not isinstance(metric, str) or not metric:
+            raise ParameterError(f"thresholds= names a metric {metric!r}; use its name")
+    return {name: parse_threshold(name, expr) for name, expr in thresholds.items()}
 
 
 def _tolerances(tolerance: float | dict[str, float], metrics: list[str]) -> dict[str, float]:
@@ -57,17 +76,35 @@ def _tolerances(tolerance: float | dict[str, float], metrics: list[str]) -> dict
         unknown = sorted(set(tolerance) - set(metrics))
         if unknown:
             raise ParameterError(
-                f"gate: tolerance given for {unknown}, not among compare={metrics}"
+                f"tolerance= is given for {unknown}, which are not among compare={metrics}"
             )
         values = {m: tolerance.get(m, 0.0) for m in metrics}
     else:
+        _check_tolerance(tolerance, "tolerance")
         values = dict.fromkeys(metrics, tolerance)
     for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ParameterError(
-                f"gate: tolerance for {name!r} must be a number >= 0, got {value!r}"
-            )
+        _check_tolerance(value, f"tolerance[{name!r}]")
     return {k: float(v) for k, v in values.items()}
+
+
+def _check_tolerance(value: Any, where: str) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ParameterError(f"{where} = {value!r}: must be a number >= 0")
+
+
+def _check_compare(compare: Any) -> list[str] | None:
+    if compare is None:
+        return None
+    if isinstance(compare, str) or not isinstance(compare, (list, tuple)):
+        raise ParameterError(f"compare= must be a list of metric names, got {compare!r}")
+    if not all(isinstance(m, str) and m for m in compare):
+        raise ParameterError(f"compare= must be a list of metric names, got {compare!r}")
+    return list(compare)
 
 
 def decide(
@@ -79,8 +116,9 @@ def decide(
 ) -> dict[str, Any]:
     """The decision for `evaluation` (a report from `evaluate`); pure, so it is easy to test."""
     metrics: dict[str, float] = evaluation.get("metrics", {})
-    parsed = {name: parse_threshold(name, expr) for name, expr in (thresholds or {}).items()}
-    compare = list(compare) if compare is not None else list(parsed) or [_primary(evaluation)]
+    parsed = _parse_thresholds(thresholds)
+    compared = _check_compare(compare)
+    compare = compared if compared is not None else list(parsed) or [_primary(evaluation)]
     tolerances = _tolerances(tolerance, compare)
     unknown = sorted((set(parsed) | set(compare)) - set(metrics) - set(HIGHER_IS_BETTER))
     if unknown:
@@ -180,6 +218,37 @@ def _gate_key(model_name: Any = None, baseline: Any = "production", **_: Any) ->
     return alias_version(model_name, baseline)
 
 
+_UNKNOWN: Any = object()  # an argument an upstream step produces: checked when the step runs
+
+
+def check_arguments(
+    model_name: Any = _UNKNOWN,
+    thresholds: Any = _UNKNOWN,
+    baseline: Any = _UNKNOWN,
+    compare: Any = _UNKNOWN,
+    tolerance: Any = _UNKNOWN,
+    **_: Any,
+) -> None:
+    """gate's arguments, checked when the pipeline is traced (and again when the step runs)."""
+    if model_name is not _UNKNOWN:
+        check_name(model_name, "model_name")
+    if baseline is not _UNKNOWN and baseline is not None:
+        check_alias(baseline, "baseline")
+    if thresholds is not _UNKNOWN:
+        _parse_thresholds(thresholds)
+    names = None
+    if compare is not _UNKNOWN:
+        names = _check_compare(compare)
+    if tolerance is not _UNKNOWN:
+        if isinstance(tolerance, dict):
+            if names is not None:
+                _tolerances(tolerance, names)
+            for metric, value in tolerance.items():
+                _check_tolerance(value, f"tolerance[{metric!r}]")
+        else:
+            _check_tolerance(tolerance, "tolerance")
+
+
 def _same_candidate(registry: Any, ref: str) -> bool:
     """Whether the evaluation scored the baseline's own model on the gate's own data."""
     evaluation_id = _runtime.input_artifact("evaluation")
@@ -194,7 +263,7 @@ def _same_candidate(registry: Any, ref: str) -> bool:
     return inputs.get("data") == data_id and inputs.get("model") == registry.get(ref).artifact_id
 
 
-@step(cache_key_fn=_gate_key)
+@step(cache_key_fn=_gate_key, check=check_arguments)
 def gate(
     evaluation: dict[str, Any],
     data: pd.DataFrame,
@@ -216,6 +285,10 @@ def gate(
     """
     if not isinstance(evaluation, dict) or "metrics" not in evaluation:
         raise ParameterError("gate: evaluation must be the report of an evaluate step")
+    try:  # as when traced: these may come from an upstream step
+        check_arguments(model_name, thresholds, baseline, compare, tolerance)
+    except ParameterError as err:
+        raise ParameterError(f"gate: {err}") from None
     decide(evaluation, thresholds, None, compare, tolerance)  # parse everything before loading
     reference = None
     if baseline is not None:

@@ -174,7 +174,22 @@ def read_source(
     return frame.reset_index(drop=True), facts
 
 
-@step(cache_key_fn=_source_version)
+def check_arguments(
+    source: Any = None, query: Any = None, format: Any = None, options: Any = None, **_: Any
+) -> None:
+    """ingest's arguments, checked when the pipeline is traced (the source is read when the
+    step runs: a missing file or a database that does not answer fails the step)."""
+    if source is not None and (not isinstance(source, str) or not source):
+        raise ParameterError(f"source={source!r} must be a path or URL")
+    if query is not None and not isinstance(query, str):
+        raise ParameterError(f"query={query!r} must be SQL text")
+    if format is not None and format not in ("csv", "tsv", "parquet"):
+        raise ParameterError(f"format={format!r} must be 'csv', 'tsv' or 'parquet'")
+    if options is not None and not isinstance(options, dict):
+        raise ParameterError(f"options={options!r} must be a dict of reader options")
+
+
+@step(cache_key_fn=_source_version, check=check_arguments)
 def ingest(
     source: str,
     query: str | None = None,

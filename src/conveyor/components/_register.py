@@ -4,7 +4,14 @@ The version records the model's metrics, its input signature, the evaluation and
 it passed, and lineage: the run and step that trained it and the data artifacts it was trained
 and evaluated on. Registering is idempotent: the same model bytes under the same name are one
 version, so re-running an unchanged pipeline adds nothing. A model refused by its gate is not
-registered (unless `keep_rejected=True`) and never promoted.
+registered (unless `keep_rejected=True`) and never promoted; nor is a version that a rollback
+took the alias away from (a person decided against it: promote it by hand).
+
+The outcome says what this step run did, never what an earlier one did: its cache key holds the
+registry's state for the model (newest version, number of alias moves), which every registration
+and promotion changes, so a result that added a version or moved an alias is never served again.
+The name and alias are checked when the pipeline is traced and before anything is written: a bad
+one leaves the registry as it was.
 """
 
 from __future__ import annotations
@@ -12,10 +19,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from conveyor.components import _runtime
-from conveyor.components._gate import alias_version
 from conveyor.core.context import log_param
 from conveyor.core.step import step
 from conveyor.exceptions import ParameterError
+from conveyor.registry.names import check_alias, check_name
 
 if TYPE_CHECKING:
     from conveyor.workspace import Workspace
@@ -34,15 +41,47 @@ def _lineage(ws: Workspace, artifact_id: str | None) -> tuple[Any, dict[str, str
     return step_run, dict(step_run.inputs)
 
 
-def _signature(ws: Workspace, data: dict[str, str], evaluation: dict, schema: dict | None) -> dict:
+#: pandas dtype names (an artifact's summary) → the schema's type words
+_KINDS = {
+    "bool": "bool",
+    "boolean": "bool",
+    "object": "string",
+    "string": "string",
+    "str": "string",
+}
+
+
+def _kind_of_dtype(dtype: str) -> str:
+    text = str(dtype)
+    if text.startswith(("int", "uint", "Int", "UInt")):
+        return "int"
+    if text.startswith(("float", "Float")):
+        return "float"
+    if text.startswith("datetime"):
+        return "datetime"
+    if text == "category":
+        return "category"
+    return _KINDS.get(text, "string")
+
+
+def _signature(
+    ws: Workspace, data: dict[str, str], evaluation: dict, schema: dict | None, frame: Any
+) -> dict:
+    """Inputs in the order the model reads them, typed with the schema's words (int, float,
+    bool, datetime, category, string): from `schema` when given, else from the training data."""
     features = list(evaluation.get("features") or [])
     types: dict[str, Any] = {}
     if schema is not None:
         types = {name: spec.get("type") for name, spec in schema.get("columns", {}).items()}
+    elif frame is not None:
+        from conveyor.components._schema import infer_type
+
+        types = {c: infer_type(frame[c]) for c in features if c in frame.columns}
     elif "train.data" in data:
-        types = dict(ws.metadata.get_artifact(data["train.data"]).summary.get("dtypes", {}))
+        dtypes = ws.metadata.get_artifact(data["train.data"]).summary.get("dtypes", {})
+        types = {name: _kind_of_dtype(dtype) for name, dtype in dtypes.items()}
     signature: dict[str, Any] = {
-        "inputs": {name: types.get(name, "unknown") for name in features},
+        "inputs": {name: types.get(name) or "unknown" for name in features},
         "target": evaluation.get("target"),
         "task": evaluation.get("task"),
     }
@@ -56,17 +95,24 @@ def _signature(ws: Workspace, data: dict[str, str], evaluation: dict, schema: di
     return signature
 
 
+def _training_frame(ws: Workspace, data: dict[str, str]) -> Any:
+    from conveyor.workspace import load_recorded
+
+    data_id = data.get("train.data")
+    return None if data_id is None else load_recorded(ws, data_id, trust=False)
+
+
 def _capture_reference(
-    ws: Workspace, registry: Any, record: Any, model: Any, evaluation: dict
+    registry: Any, record: Any, model: Any, evaluation: dict, frame: Any
 ) -> None:
     """Reference statistics for drift monitoring: the training data and the predictions on it."""
     from conveyor.profiling import column_statistics
-    from conveyor.workspace import load_recorded
+    from conveyor.registry.labels import decoded
 
     data_id = record.data.get("train.data")
-    if data_id is None:
+    if data_id is None or frame is None:
         return
-    frame = load_recorded(ws, data_id, trust=False)
+    model = decoded(model)
     features = [c for c in evaluation.get("features", []) if c in frame.columns]
     if not features:
         return
@@ -84,13 +130,40 @@ def _capture_reference(
     registry.models.set_reference(record.name, record.version, statistics, data_id)
 
 
-def _register_key(name: Any = None, alias: Any = "production", **_: Any) -> int | None:
-    return alias_version(name, alias)
+def _register_key(name: Any = None, **_: Any) -> tuple[int, int] | None:
+    """The registry's state for model `name`: any registration or alias move changes it, so
+    a cached outcome is one whose registry is exactly as that outcome left it."""
+    if not isinstance(name, str):
+        return None
+    from conveyor.metadata.model_store import ModelStore
+
+    return ModelStore(_runtime.workspace().metadata).state(name)
 
 
-# Cached like any step (same model, evaluation, decision and alias target: nothing to do), and
-# idempotent when it runs: the same model bytes under one name are one version.
-@step(cache_key_fn=_register_key)
+_UNKNOWN: Any = object()  # an argument an upstream step produces: checked when the step runs
+
+
+def check_arguments(
+    name: Any = _UNKNOWN, alias: Any = _UNKNOWN, keep_rejected: Any = _UNKNOWN, **_: Any
+) -> None:
+    """register's arguments, checked when the pipeline is traced and before anything is written."""
+    if name is not _UNKNOWN:
+        check_name(name, "name")
+    if alias is not _UNKNOWN and alias is not None:
+        check_alias(alias, "alias")
+    if keep_rejected is not _UNKNOWN and not isinstance(keep_rejected, bool):
+        raise ParameterError(f"keep_rejected={keep_rejected!r} must be True or False")
+
+
+def _rolled_back_from(registry: Any, name: str, alias: str, version: int) -> Any:
+    """The rollback that moved `alias` off `version`, if one ever did."""
+    for event in reversed(registry.history(name, alias)):
+        if event.action == "rollback" and event.previous_version == version:
+            return event
+    return None
+
+
+@step(cache_key_fn=_register_key, check=check_arguments)
 def register(
     model: Any,
     evaluation: dict[str, Any],
@@ -104,10 +177,17 @@ def register(
     """Register `model` (an upstream step's output) as a version of `name`.
 
     When `decision` (from `gate`) passed, or there is none, `alias` moves to the version.
-    Returns `{"name", "version", "registered", "promoted", "alias", "reasons"}`.
+    Returns what this step did: `{"name", "version", "registered", "added", "promoted",
+    "alias", "alias_version", "reasons"}` — `registered`: the version is in the registry,
+    `added`: this step added it, `promoted`: this step moved `alias` to it, `alias_version`:
+    the version `alias` points at afterwards.
     """
     from conveyor.registry import ModelRegistry
 
+    try:
+        check_arguments(name, alias, keep_rejected)
+    except ParameterError as err:
+        raise ParameterError(f"register: {err}") from None
     artifact_id = _runtime.input_artifact("model")
     if artifact_id is None:
         raise ParameterError(
@@ -120,20 +200,22 @@ def register(
         raise ParameterError("register: evaluation and decision must be evaluate/gate reports")
     passed = decision is None or bool(decision.get("passed"))
     reasons = list((decision or {}).get("reasons", []))
+    ws = _runtime.workspace()
+    registry = ModelRegistry(ws)
     outcome: dict[str, Any] = {
         "name": name,
         "version": None,
         "registered": False,
+        "added": False,
         "promoted": False,
         "alias": alias,
+        "alias_version": None if alias is None else registry.models.alias_target(name, alias),
         "reasons": reasons,
     }
     if not passed and not keep_rejected:
         print(f"register: {name} not registered, the gate refused it: {'; '.join(reasons)}")
         log_param("registered", False)
         return outcome
-    ws = _runtime.workspace()
-    registry = ModelRegistry(ws)
     existing = [v for v in registry.models.versions(name) if v.artifact_id == artifact_id]
     if existing:
         record = existing[0]
@@ -142,13 +224,14 @@ def register(
         _, evaluated_on = _lineage(ws, _runtime.input_artifact("evaluation"))
         data = {f"train.{k}": v for k, v in data.items()}
         data.update({f"eval.{k}": v for k, v in evaluated_on.items() if k != "model"})
+        frame = _training_frame(ws, data)
         record = registry.register(
             name,
             artifact_id,
             run_id=trainer.run_id if trainer else None,
             step_run_id=trainer.id if trainer else None,
             metrics=evaluation.get("metrics", {}),
-            signature=_signature(ws, data, evaluation, schema),
+            signature=_signature(ws, data, evaluation, schema, frame),
             evaluation={
                 "evaluation_artifact": _runtime.input_artifact("evaluation"),
                 "report": {k: v for k, v in evaluation.items() if k != "slices"},
@@ -158,12 +241,27 @@ def register(
             data=data,
             description=description,
         )
-        _capture_reference(ws, registry, record, model, evaluation)
+        outcome["added"] = True
+        _capture_reference(registry, record, model, evaluation, frame)
     outcome.update(version=record.version, registered=True)
+    verb = "not promoted"
     if passed and alias is not None and alias not in record.aliases:
-        registry.promote(name, record.version, alias, reason="; ".join(reasons) or "registered")
-        outcome["promoted"] = True
+        rollback = _rolled_back_from(registry, name, alias, record.version)
+        if rollback is None:
+            registry.promote(name, record.version, alias, reason="; ".join(reasons) or "registered")
+            outcome["promoted"] = True
+            outcome["alias_version"] = record.version
+            verb = f"promoted to @{alias}"
+        else:
+            why = f": {rollback.reason}" if rollback.reason else ""
+            note = (
+                f"not promoted: @{alias} was rolled back from version {record.version} "
+                f"by {rollback.by}{why}; promote it by hand to overrule that"
+            )
+            outcome["reasons"] = [*reasons, note]
+            verb = note
+    elif alias is not None and alias in record.aliases:
+        verb = f"already @{alias}"
     log_param("registered", f"{name}:{record.version}")
-    verb = f"promoted to @{alias}" if outcome["promoted"] else "not promoted"
-    print(f"register: {name}:{record.version} {verb}")
+    print(f"register: {name}:{record.version} {'added, ' if outcome['added'] else ''}{verb}")
     return outcome

@@ -19,7 +19,6 @@ values and a row count outside the range, each with a count, a fraction and exam
 from __future__ import annotations
 
 import json
-import logging
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,13 +34,22 @@ from conveyor.profiling import jsonable, kind_of
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["infer_schema", "read_schema", "validate", "validate_frame", "write_schema"]
-
-logger = logging.getLogger("conveyor.components")
+__all__ = [
+    "check_schema",
+    "infer_schema",
+    "infer_type",
+    "read_schema",
+    "validate",
+    "validate_frame",
+    "write_schema",
+]
 
 SCHEMA_VERSION = 1
 _TYPES = ("int", "float", "bool", "datetime", "category", "string")
 _NUMERIC = ("int", "float")
+#: the fields a column may have, and those of the row-count range
+_COLUMN_FIELDS = ("type", "nullable", "max_missing", "min", "max", "domain")
+_ROW_FIELDS = ("min", "max")
 
 
 # -- inference -------------------------------------------------------------------------------------
@@ -73,6 +81,14 @@ def _infer_column(series: pd.Series, categorical_max: int, missing_margin: float
         else:
             spec["type"] = "string"
     return spec
+
+
+def infer_type(series: pd.Series, categorical_max: int = 50) -> str:
+    """The schema type `infer_schema` gives a column (text with few values is a category)."""
+    kind = kind_of(series)
+    if kind == "string":
+        return "category" if series.dropna().nunique() <= categorical_max else "string"
+    return kind
 
 
 def _infer(
@@ -122,8 +138,114 @@ def infer_schema(
 # -- the schema document ---------------------------------------------------------------------------
 
 
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and (not isinstance(value, float) or math.isfinite(value))
+    )
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _bound(value: Any, kind: str, where: str) -> Any:
+    """A column's min or max as a comparable value; errors name the column and the field."""
+    import pandas as pd
+
+    if kind in _NUMERIC:
+        if not _is_number(value):
+            raise ParameterError(f"{where} = {value!r}: must be a number (the {kind} column's)")
+        return value
+    if kind == "datetime":
+        try:
+            if not isinstance(value, str):
+                raise ValueError("not a string")
+            return pd.Timestamp(value)
+        except (ValueError, TypeError):
+            raise ParameterError(
+                f"{where} = {value!r}: must be a date as ISO text, e.g. '2024-01-31T00:00:00'"
+            ) from None
+    raise ParameterError(f"{where}: a {kind} column has no range; remove the field")
+
+
+def _check_range_fields(spec: dict[str, Any], kind: str, where: str) -> None:
+    low, high = (
+        None if spec.get(field) is None else _bound(spec[field], kind, f"{where} '{field}'")
+        for field in ("min", "max")
+    )
+    if low is not None and high is not None:
+        try:
+            inverted = low > high
+        except TypeError:  # a time zone on one end only
+            raise ParameterError(
+                f"{where}: 'min' {spec['min']!r} and 'max' {spec['max']!r} cannot be compared"
+            ) from None
+        if inverted:
+            raise ParameterError(
+                f"{where}: 'min' {spec['min']!r} is greater than 'max' {spec['max']!r}"
+            )
+
+
+def _check_column(name: str, spec: Any, where: str) -> None:
+    place = f"{where}: column {name!r}"
+    if not isinstance(spec, dict):
+        raise ParameterError(f"{place} must be an object of fields, got {spec!r}")
+    unknown = sorted(set(spec) - set(_COLUMN_FIELDS))
+    if unknown:
+        raise ParameterError(
+            f"{place} has unknown field(s) {unknown}; a column has {list(_COLUMN_FIELDS)}"
+        )
+    kind = spec.get("type")
+    if kind not in _TYPES:
+        raise ParameterError(f"{place} 'type' = {kind!r}: must be one of {list(_TYPES)}")
+    nullable = spec.get("nullable", False)
+    if not isinstance(nullable, bool):
+        raise ParameterError(f"{place} 'nullable' = {nullable!r}: must be true or false")
+    missing = spec.get("max_missing", 0.0)
+    if not _is_number(missing) or not 0 <= missing <= 1:
+        raise ParameterError(f"{place} 'max_missing' = {missing!r}: must be a number in [0, 1]")
+    if missing > 0 and not nullable:
+        raise ParameterError(
+            f"{place}: 'max_missing' is {missing!r} but 'nullable' is false; "
+            "set nullable to true or max_missing to 0"
+        )
+    if "min" in spec or "max" in spec:
+        _check_range_fields(spec, kind, place)
+    domain = spec.get("domain")
+    if kind == "category":
+        if not isinstance(domain, list):
+            raise ParameterError(f"{place} 'domain' = {domain!r}: a category needs a list")
+        bad = [v for v in domain if v is not None and not isinstance(v, (str, int, float, bool))]
+        if bad or any(isinstance(v, float) and not math.isfinite(v) for v in domain):
+            raise ParameterError(f"{place} 'domain' holds {bad[:3]!r}: values must be plain")
+    elif domain is not None:
+        raise ParameterError(f"{place} 'domain': only a category column has a domain")
+
+
+def _check_rows(rows: Any, where: str) -> None:
+    if rows is None:
+        return
+    if not isinstance(rows, dict):
+        raise ParameterError(f"{where}: 'rows' = {rows!r}: must be {{'min': N, 'max': N}}")
+    unknown = sorted(set(rows) - set(_ROW_FIELDS))
+    if unknown:
+        raise ParameterError(f"{where}: 'rows' has unknown field(s) {unknown}; it has min, max")
+    for field in _ROW_FIELDS:
+        value = rows.get(field)
+        if value is not None and not _is_count(value):
+            raise ParameterError(
+                f"{where}: 'rows' '{field}' = {value!r}: must be a whole number >= 0 or null"
+            )
+    low, high = rows.get("min"), rows.get("max")
+    if low is not None and high is not None and low > high:
+        raise ParameterError(f"{where}: 'rows' 'min' {low} is greater than 'max' {high}")
+
+
 def check_schema(schema: Any, where: str = "schema") -> dict[str, Any]:
-    """Return `schema` if it is a well-formed schema document; otherwise name what is wrong."""
+    """Return `schema` if it is a well-formed schema document; otherwise a ParameterError that
+    names `where` (the file), the column and the field at fault."""
     if not isinstance(schema, dict) or not isinstance(schema.get("columns"), dict):
         raise ParameterError(f"{where}: not a Conveyor schema (needs a 'columns' mapping)")
     if schema.get("conveyor_schema", SCHEMA_VERSION) != SCHEMA_VERSION:
@@ -131,16 +253,14 @@ def check_schema(schema: Any, where: str = "schema") -> dict[str, Any]:
             f"{where}: schema format {schema.get('conveyor_schema')!r} is not supported "
             f"(this Conveyor reads {SCHEMA_VERSION})"
         )
+    unknown = sorted(set(schema) - {"conveyor_schema", "rows", "columns"})
+    if unknown:
+        raise ParameterError(
+            f"{where}: unknown field(s) {unknown}; a schema has conveyor_schema, rows, columns"
+        )
+    _check_rows(schema.get("rows"), where)
     for name, spec in schema["columns"].items():
-        if not isinstance(spec, dict) or spec.get("type") not in _TYPES:
-            raise ParameterError(
-                f"{where}: column {name!r} needs a 'type', one of {list(_TYPES)}; got {spec!r}"
-            )
-        if spec["type"] == "category" and not isinstance(spec.get("domain"), list):
-            raise ParameterError(f"{where}: category column {name!r} needs a 'domain' list")
-        missing = spec.get("max_missing", 0.0)
-        if not isinstance(missing, (int, float)) or not 0 <= missing <= 1:
-            raise ParameterError(f"{where}: column {name!r}: max_missing must be in [0, 1]")
+        _check_column(name, spec, where)
     return schema
 
 
@@ -339,6 +459,18 @@ def validate_frame(
     }
 
 
+def headline(report: dict[str, Any]) -> str:
+    """`3 anomalies in column(s) ['a', 'b'] and the row count` — what and where, in a line."""
+    count = len(report["anomalies"])
+    places = []
+    if report["anomalous_columns"]:
+        places.append(f"column(s) {report['anomalous_columns']}")
+    if any(a["kind"] == "row_count" for a in report["anomalies"]):
+        places.append("the row count")
+    noun = "anomaly" if count == 1 else "anomalies"
+    return f"{count} {noun} in {' and '.join(places)}"
+
+
 def summary(report: dict[str, Any], limit: int = 5) -> str:
     """One line per anomaly (at most `limit`), for error messages and logs."""
     lines = [
@@ -349,7 +481,18 @@ def summary(report: dict[str, Any], limit: int = 5) -> str:
     return "; ".join(lines) + (f"; and {more} more" if more > 0 else "")
 
 
-@step(outputs=("data", "report"), cache_key_fn=_schema_version)
+def _check_validate(schema: Any = None, policy: Any = "fail", **_: Any) -> None:
+    """validate's arguments when the pipeline is traced: the policy, and a pinned schema file
+    (read and checked field by field, so a bad edit refuses the run before any step)."""
+    if policy not in ("fail", "warn"):
+        raise ParameterError(f"policy={policy!r} must be 'fail' or 'warn'")
+    if isinstance(schema, (str, Path)):
+        read_schema(schema)
+    elif schema is not None:
+        check_schema(schema, "schema=")
+
+
+@step(outputs=("data", "report"), cache_key_fn=_schema_version, check=_check_validate)
 def validate(
     data: pd.DataFrame,
     schema: dict[str, Any] | str,
@@ -359,19 +502,16 @@ def validate(
     """Check `data` against `schema` (a schema or the path of a pinned schema file).
 
     Returns the data (so later steps run only on validated data) and the anomalies report.
-    `policy="fail"` raises `DataValidationError` naming the columns; `"warn"` logs and goes on.
+    `policy="fail"` raises `DataValidationError` naming the columns; `"warn"` prints the summary
+    once (in the step's output) and goes on.
     """
     if policy not in ("fail", "warn"):
         raise ParameterError(f"validate: policy must be 'fail' or 'warn', got {policy!r}")
     report = validate_frame(data, schema, max_examples=max_examples)
     log_metric("anomalies", len(report["anomalies"]))
     if not report["valid"]:
-        message = (
-            f"validate: {len(report['anomalies'])} anomalies in column(s) "
-            f"{report['anomalous_columns']}: {summary(report)}"
-        )
+        message = f"validate: {headline(report)}: {summary(report)}"
         if policy == "fail":
             raise DataValidationError(message, report)
-        logger.warning(message)
         print(f"warning: {message}")
     return data, report

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from conveyor.components._frames import require_columns, require_frame
 from conveyor.core.context import log_metric
@@ -70,7 +70,28 @@ def split_frame(
     return train, test
 
 
-@step(outputs=("train", "test"))
+_UNKNOWN: Any = object()  # an argument an upstream step produces: checked when the step runs
+
+
+def check_arguments(
+    method: Any = _UNKNOWN, test_size: Any = _UNKNOWN, by: Any = _UNKNOWN, **_: Any
+) -> None:
+    """split's arguments, checked when the pipeline is traced."""
+    if method is not _UNKNOWN and method not in METHODS:
+        raise ParameterError(f"method={method!r} must be one of {list(METHODS)}")
+    if test_size is not _UNKNOWN and (
+        isinstance(test_size, bool)
+        or not isinstance(test_size, (int, float))
+        or not 0 < test_size < 1
+    ):
+        raise ParameterError(f"test_size={test_size!r} must be a fraction in (0, 1)")
+    if by is not _UNKNOWN and by is not None and not isinstance(by, str):
+        raise ParameterError(f"by={by!r} must be a column name")
+    if method not in (_UNKNOWN, "random") and by is None:
+        raise ParameterError(f"method={method!r} needs by= (a column name)")
+
+
+@step(outputs=("train", "test"), check=check_arguments)
 def split(
     data: pd.DataFrame,
     method: str = "random",

@@ -115,8 +115,12 @@ def score_trial(
 
     require_frame(data, "tune", "data")
     require_columns(data, [target], "tune", "target")
+    from conveyor.registry import labels
+
     model = build_estimator(estimator, {**(base_params or {}), **params})
     X, y = data.drop(columns=[target]), data[target]
+    if labels.needs_encoding(model):  # XGBoost: label positions (the score is the same)
+        y, _ = labels.encode_labels(y)
     scores = cross_val_score(model, X, y, cv=folds, scoring=scoring, error_score="raise")
     return float(scores.mean())
 

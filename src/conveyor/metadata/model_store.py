@@ -2,7 +2,8 @@
 
 Version numbers are assigned inside the inserting transaction (max + 1, under the write lock on
 SQLite, retried on a key clash on PostgreSQL), so concurrent registrations never share a number.
-Every alias move writes the alias and its history row in one transaction.
+Every alias move writes the alias and its history row in one transaction. JSON columns keep the
+order they were given in: a signature's inputs are in the order the model reads them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from conveyor.exceptions import NotFoundError
 from conveyor.metadata import schema as t
 from conveyor.metadata.store import MetadataStore
 
-__all__ = ["AliasEvent", "ModelStore", "ModelVersionRecord"]
+__all__ = ["AliasEvent", "ModelStore", "ModelUse", "ModelVersionRecord"]
+
+#: step params that say where ingested data came from (logged by `conveyor.components.ingest`)
+SOURCE_PARAMS = ("source", "format", "content_hash", "query")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +54,14 @@ class AliasEvent:
     reason: str | None
 
 
+@dataclasses.dataclass(frozen=True)
+class ModelUse:
+    """A model version that an artifact went into: as its model, its data, or upstream of them."""
+
+    version: ModelVersionRecord
+    role: str  # "model", the data keys ("train.data"), or "upstream of train.data, ..."
+
+
 class ModelStore:
     """Registry reads and writes on a `MetadataStore`'s database."""
 
@@ -73,7 +85,7 @@ class ModelStore:
                         "version": version,
                         "created_at": time.time(),
                         **{
-                            k: json.dumps(record.get(k) or {}, sort_keys=True, default=str)
+                            k: json.dumps(record.get(k) or {}, default=str)
                             for k in ("metrics", "signature", "evaluation", "data")
                         },
                     }
@@ -212,15 +224,106 @@ class ModelStore:
         ).first()
         return None if row is None else (json.loads(row.statistics), row.data_id)
 
+    def state(self, name: str) -> tuple[int, int]:
+        """(newest version, alias moves so far) of model `name`: both only grow, so any
+        registration or alias move changes it (part of `register`'s cache key)."""
+        conn = self.store.conn
+        newest = conn.execute(
+            sa.select(sa.func.max(t.model_versions.c.version)).where(
+                t.model_versions.c.name == name
+            )
+        ).scalar()
+        moves = conn.execute(
+            sa.select(sa.func.count()).where(t.alias_events.c.name == name)
+        ).scalar()
+        return int(newest or 0), int(moves or 0)
+
     def versions_of_artifact(self, artifact_id: str) -> list[ModelVersionRecord]:
-        """Model versions whose model is this artifact, or that were trained on it."""
+        """Model versions whose model is this artifact, that were trained or evaluated on it, or
+        on data derived from it (see `uses_of_artifact`)."""
+        return [use.version for use in self.uses_of_artifact(artifact_id)]
+
+    def uses_of_artifact(self, artifact_id: str) -> list[ModelUse]:
+        """The model versions an artifact went into, following the lineage edges downstream:
+        an ingested file finds the models trained on the splits of its validated rows."""
+        below = self.descendants(artifact_id)
         aliases = self.aliases()
-        rows = self.store.conn.execute(sa.select(t.model_versions)).all()
-        return [
-            _version(r, aliases)
-            for r in rows
-            if r.artifact_id == artifact_id or artifact_id in json.loads(r.data).values()
-        ]
+        uses = []
+        for row in self.store.conn.execute(
+            sa.select(t.model_versions).order_by(
+                t.model_versions.c.name, t.model_versions.c.version
+            )
+        ).all():
+            data: dict[str, str] = json.loads(row.data)
+            if row.artifact_id == artifact_id:
+                role = "model"
+            elif artifact_id in data.values():
+                role = ", ".join(k for k, a in data.items() if a == artifact_id)
+            else:
+                derived = [k for k, a in data.items() if a in below]
+                if not derived and row.artifact_id not in below:
+                    continue
+                role = "upstream of " + (", ".join(derived) or "model")
+            uses.append(ModelUse(_version(row, aliases), role))
+        return uses
+
+    def descendants(self, artifact_id: str, limit: int = 100_000) -> set[str]:
+        """Every artifact computed from `artifact_id`, through any step run that read it."""
+        lin = t.lineage.c
+        seen: set[str] = set()
+        frontier = {artifact_id}
+        while frontier and len(seen) < limit:
+            readers = sa.select(lin.step_run_id).where(
+                lin.direction == "in", lin.artifact_id.in_(sorted(frontier))
+            )
+            rows = self.store.conn.execute(
+                sa.select(lin.artifact_id)
+                .where(lin.direction == "out", lin.step_run_id.in_(readers))
+                .distinct()
+            ).all()
+            found = {r[0] for r in rows} - seen - {artifact_id}
+            seen |= found
+            frontier = found
+        return seen
+
+    def sources(self, artifact_ids: list[str], limit: int = 100_000) -> list[dict[str, Any]]:
+        """Where the data behind `artifact_ids` came from: the source URI, format, content hash
+        (and query) logged by each step upstream that read a source (`ingest`), with the
+        artifact it produced; the same source read by several runs is listed once."""
+        lin = t.lineage.c
+        params = t.step_params.c
+        seen = set(artifact_ids)
+        frontier = set(artifact_ids)
+        found: dict[tuple[Any, ...], dict[str, Any]] = {}
+        while frontier and len(seen) < limit:
+            producers = self.store.conn.execute(
+                sa.select(lin.step_run_id, lin.artifact_id).where(
+                    lin.direction == "out", lin.artifact_id.in_(sorted(frontier))
+                )
+            ).all()
+            produced = {r.step_run_id: r.artifact_id for r in producers}
+            if not produced:
+                break
+            logged: dict[str, dict[str, Any]] = {}
+            for row in self.store.conn.execute(
+                sa.select(params.step_run_id, params.name, params.value).where(
+                    params.step_run_id.in_(sorted(produced)), params.name.in_(SOURCE_PARAMS)
+                )
+            ).all():
+                logged.setdefault(row.step_run_id, {})[row.name] = json.loads(row.value)
+            for step_run_id, values in logged.items():
+                if "source" in values:
+                    entry = {k: values.get(k) for k in SOURCE_PARAMS if k in values}
+                    key = tuple(sorted(entry.items()))
+                    found.setdefault(key, {**entry, "artifact": produced[step_run_id]})
+            inputs = self.store.conn.execute(
+                sa.select(lin.artifact_id)
+                .where(lin.direction == "in", lin.step_run_id.in_(sorted(produced)))
+                .distinct()
+            ).all()
+            frontier = {r[0] for r in inputs} - seen
+            seen |= frontier
+        return list(found.values())
 
 
 def _version(row: Any, aliases: dict[tuple[str, int], list[str]]) -> ModelVersionRecord:

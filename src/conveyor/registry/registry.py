@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from conveyor.config import Settings
 from conveyor.exceptions import NotFoundError, ParameterError, RunStateError
 from conveyor.metadata.model_store import AliasEvent, ModelStore, ModelVersionRecord
+from conveyor.registry.names import check_alias, check_name, valid_alias, valid_name
 from conveyor.workspace import Workspace, load_recorded, open_workspace
 
 __all__ = ["ModelRef", "ModelRegistry", "load_model", "parse_ref"]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
-_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,99}$")
+#: what a promotion or rollback without a reason records as its "why"
+BY_HAND = {"promote": "promoted by hand", "rollback": "rolled back by hand"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,10 +44,10 @@ def parse_ref(text: str) -> ModelRef:
     """Parse `NAME`, `NAME:VERSION` or `NAME@ALIAS`."""
     name, at, alias = text.partition("@")
     name, colon, version = name.partition(":")
-    if not _NAME.match(name):
+    if not valid_name(name):
         raise ParameterError(f"model reference {text!r}: {name!r} is not a valid model name")
     if at:
-        if colon or not _ALIAS.match(alias):
+        if colon or not valid_alias(alias):
             raise ParameterError(f"model reference {text!r}: expected NAME@ALIAS")
         return ModelRef(name, alias=alias)
     if colon:
@@ -79,8 +79,7 @@ class ModelRegistry:
         by: str | None = None,
     ) -> ModelVersionRecord:
         """Add a new version of model `name` whose model is the recorded artifact `artifact_id`."""
-        if not _NAME.match(name):
-            raise ParameterError(f"register: {name!r} is not a valid model name")
+        check_name(name)
         self.ws.metadata.get_artifact(artifact_id)  # NotFoundError names it if it is unknown
         version = self.models.add_version(
             {
@@ -130,30 +129,59 @@ class ModelRegistry:
         by: str | None = None,
         reason: str | None = None,
     ) -> AliasEvent:
-        """Point `alias` of model `name` at `version` (which must exist)."""
-        if not _ALIAS.match(alias):
-            raise ParameterError(f"promote: {alias!r} is not a valid alias")
+        """Point `alias` of model `name` at `version` (which must exist).
+
+        Without a `reason`, the move is recorded as "promoted by hand".
+        """
+        check_name(name)
+        check_alias(alias)
         self.models.version(name, version)
         self.models.move_alias(
-            name, alias, version, action="promote", by=by or _who(), reason=reason
+            name,
+            alias,
+            version,
+            action="promote",
+            by=by or _who(),
+            reason=reason or BY_HAND["promote"],
         )
         return self.models.history(name, alias)[-1]
 
     def rollback(
         self, name: str, alias: str, *, by: str | None = None, reason: str | None = None
     ) -> AliasEvent:
-        """Move `alias` back to the version it pointed at before its current one."""
+        """Move `alias` back to the version it pointed at before its current one.
+
+        Rollbacks undo promotions one at a time, most recent first; without a `reason`, the move
+        is recorded as "rolled back by hand".
+        """
+        check_name(name)
+        check_alias(alias)
         current = self.models.alias_target(name, alias)
         if current is None:
             raise NotFoundError(f"model {name!r} has no alias {alias!r} to roll back")
-        previous = _previous_target(self.models.history(name, alias), current)
+        events = self.models.history(name, alias)
+        previous = _previous_target(events, current)
         if previous is None:
+            held = sorted({e.version for e in events} - {current})
+            if not held:
+                why = f"has pointed only at version {current}"
+            else:
+                rollbacks = sum(e.action == "rollback" for e in events)
+                why = (
+                    f"is at version {current}, where it started: its {rollbacks} rollback(s) "
+                    f"have undone every later promotion (it also held {_versions(held)})"
+                )
             raise RunStateError(
-                f"model {name!r} alias {alias!r} has pointed only at version {current}; "
-                "there is nothing to roll back to"
+                f"model {name!r} alias {alias!r} {why}; there is nothing to roll back to "
+                f"(move it with `conveyor models promote {name} VERSION --alias {alias}`)"
             )
         self.models.move_alias(
-            name, alias, previous, action="rollback", by=by or _who(), reason=reason
+            name,
+            alias,
+            previous,
+            action="rollback",
+            by=by or _who(),
+            reason=reason or BY_HAND["rollback"],
         )
         return self.models.history(name, alias)[-1]
 
@@ -164,20 +192,40 @@ class ModelRegistry:
         """The model object of a version, loaded from verified bytes."""
         record = self.get(ref)
         trusted = self.ws.settings.trust_pickle if trust is None else trust
-        return load_recorded(self.ws, record.artifact_id, trust=trusted)
+        return _decoded(load_recorded(self.ws, record.artifact_id, trust=trusted))
+
+
+def _decoded(model: Any) -> Any:
+    """A classifier fitted on label positions (XGBoost's), answering with the original labels."""
+    if type(model).__module__.split(".")[0] not in ("xgboost", "sklearn"):
+        return model  # only these can hold one (itself, or as a Pipeline's last step)
+    from conveyor.registry.labels import decoded
+
+    return decoded(model)
 
 
 def _previous_target(events: list[AliasEvent], current: int) -> int | None:
-    """Walk the alias's moves back: the version it held before the move to `current`."""
+    """Replay the alias's moves as an undo stack: the version before `current` on it.
+
+    A promotion pushes its version (promoting the version already on top changes nothing); a
+    rollback pops back to the version it moved to.
+    """
     stack: list[int] = []
     for event in events:
-        if event.action == "promote":
+        if event.action == "rollback":
+            while stack and stack[-1] != event.version:
+                stack.pop()
+            if not stack:
+                stack.append(event.version)
+        elif not stack or stack[-1] != event.version:
             stack.append(event.version)
-        elif event.action == "rollback" and stack:
-            stack.pop()
     while stack and stack[-1] == current:
         stack.pop()
     return stack[-1] if stack else None
+
+
+def _versions(numbers: list[int]) -> str:
+    return ("version " if len(numbers) == 1 else "versions ") + ", ".join(map(str, numbers))
 
 
 def _who() -> str:
