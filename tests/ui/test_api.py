@@ -197,6 +197,11 @@ def test_a_model_artifact_leads_to_its_model(api: httpx.Client, filled: Project)
     assert artifact["models"] == [
         {"model": "penguins", "version": 1, "role": "model", "aliases": ["production"]}
     ]
+    ingested = api.get(f"/api/runs/{filled.release[0]}/steps/ingest").json()
+    source = api.get(f"/api/artifacts/{ingested['outputs'][0]['artifact_id']}").json()
+    assert [(m["model"], m["role"]) for m in source["models"]][:1] == [
+        ("penguins", "upstream of train.data, eval.data")
+    ]
 
 
 def test_compare_puts_params_side_by_side(api: httpx.Client, filled: Project) -> None:

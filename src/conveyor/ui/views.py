@@ -344,14 +344,12 @@ def artifact_detail(ws: Workspace, artifact_id: str) -> dict[str, Any]:
         profile = {"columns": {}, "note": f"not computed: {err}"}
     uses = [
         {
-            "model": v.name,
-            "version": v.version,
-            "role": "model"
-            if v.artifact_id == record.id
-            else ", ".join(k for k, a in v.data.items() if a == record.id),
-            "aliases": list(v.aliases),
+            "model": use.version.name,
+            "version": use.version.version,
+            "role": use.role,  # "model", a data key ("train.data"), or "upstream of train.data"
+            "aliases": list(use.version.aliases),
         }
-        for v in ModelStore(meta).versions_of_artifact(record.id)
+        for use in ModelStore(meta).uses_of_artifact(record.id)
     ]
     data = dataclasses.asdict(record)
     data.pop("producer_id")
