@@ -11,6 +11,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from conveyor.components._frames import require_columns, require_frame
+from conveyor.components._runtime import UNKNOWN
 from conveyor.components._train import features_of, fit_error
 from conveyor.core.context import log_metric
 from conveyor.core.step import step
@@ -156,18 +157,15 @@ def evaluate_model(
     return report
 
 
-_UNKNOWN: Any = object()  # an argument an upstream step produces: checked when the step runs
-
-
 def check_arguments(
-    target: Any = _UNKNOWN, slice_by: Any = _UNKNOWN, task: Any = _UNKNOWN, **_: Any
+    target: Any = UNKNOWN, slice_by: Any = UNKNOWN, task: Any = UNKNOWN, **_: Any
 ) -> None:
     """evaluate's arguments, checked when the pipeline is traced."""
-    if target is not _UNKNOWN and not isinstance(target, str):
+    if target is not UNKNOWN and not isinstance(target, str):
         raise ParameterError(f"target={target!r} must be a column name")
-    if task is not _UNKNOWN and task not in _TASKS:
+    if task is not UNKNOWN and task not in _TASKS:
         raise ParameterError(f"task={task!r} must be one of {list(_TASKS)}")
-    if slice_by is _UNKNOWN or slice_by is None or isinstance(slice_by, str):
+    if slice_by is UNKNOWN or slice_by is None or isinstance(slice_by, str):
         return
     if not isinstance(slice_by, (list, tuple)) or not all(isinstance(c, str) for c in slice_by):
         raise ParameterError(f"slice_by={slice_by!r} must be a column name or a list of them")

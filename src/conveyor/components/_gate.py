@@ -218,28 +218,25 @@ def _gate_key(model_name: Any = None, baseline: Any = "production", **_: Any) ->
     return alias_version(model_name, baseline)
 
 
-_UNKNOWN: Any = object()  # an argument an upstream step produces: checked when the step runs
-
-
 def check_arguments(
-    model_name: Any = _UNKNOWN,
-    thresholds: Any = _UNKNOWN,
-    baseline: Any = _UNKNOWN,
-    compare: Any = _UNKNOWN,
-    tolerance: Any = _UNKNOWN,
+    model_name: Any = _runtime.UNKNOWN,
+    thresholds: Any = _runtime.UNKNOWN,
+    baseline: Any = _runtime.UNKNOWN,
+    compare: Any = _runtime.UNKNOWN,
+    tolerance: Any = _runtime.UNKNOWN,
     **_: Any,
 ) -> None:
     """gate's arguments, checked when the pipeline is traced (and again when the step runs)."""
-    if model_name is not _UNKNOWN:
+    if model_name is not _runtime.UNKNOWN:
         check_name(model_name, "model_name")
-    if baseline is not _UNKNOWN and baseline is not None:
+    if baseline is not _runtime.UNKNOWN and baseline is not None:
         check_alias(baseline, "baseline")
-    if thresholds is not _UNKNOWN:
+    if thresholds is not _runtime.UNKNOWN:
         _parse_thresholds(thresholds)
     names = None
-    if compare is not _UNKNOWN:
+    if compare is not _runtime.UNKNOWN:
         names = _check_compare(compare)
-    if tolerance is not _UNKNOWN:
+    if tolerance is not _runtime.UNKNOWN:
         if isinstance(tolerance, dict):
             if names is not None:
                 _tolerances(tolerance, names)

@@ -140,18 +140,18 @@ def _register_key(name: Any = None, **_: Any) -> tuple[int, int] | None:
     return ModelStore(_runtime.workspace().metadata).state(name)
 
 
-_UNKNOWN: Any = object()  # an argument an upstream step produces: checked when the step runs
-
-
 def check_arguments(
-    name: Any = _UNKNOWN, alias: Any = _UNKNOWN, keep_rejected: Any = _UNKNOWN, **_: Any
+    name: Any = _runtime.UNKNOWN,
+    alias: Any = _runtime.UNKNOWN,
+    keep_rejected: Any = _runtime.UNKNOWN,
+    **_: Any,
 ) -> None:
     """register's arguments, checked when the pipeline is traced and before anything is written."""
-    if name is not _UNKNOWN:
+    if name is not _runtime.UNKNOWN:
         check_name(name, "name")
-    if alias is not _UNKNOWN and alias is not None:
+    if alias is not _runtime.UNKNOWN and alias is not None:
         check_alias(alias, "alias")
-    if keep_rejected is not _UNKNOWN and not isinstance(keep_rejected, bool):
+    if keep_rejected is not _runtime.UNKNOWN and not isinstance(keep_rejected, bool):
         raise ParameterError(f"keep_rejected={keep_rejected!r} must be True or False")
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from conveyor.core.context import current_step
 
 if TYPE_CHECKING:
     from conveyor.workspace import Workspace
 
-__all__ = ["input_artifact", "workspace"]
+__all__ = ["UNKNOWN", "input_artifact", "workspace"]
+
+#: In a `check=` function's defaults: an argument an upstream step produces, so it is not known
+#: when the pipeline is traced (it is checked when the step runs).
+UNKNOWN: Any = object()
 
 
 def workspace() -> Workspace:

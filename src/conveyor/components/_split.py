@@ -6,6 +6,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from conveyor.components._frames import require_columns, require_frame
+from conveyor.components._runtime import UNKNOWN
 from conveyor.core.context import log_metric
 from conveyor.core.context import seed as run_seed
 from conveyor.core.step import step
@@ -70,24 +71,21 @@ def split_frame(
     return train, test
 
 
-_UNKNOWN: Any = object()  # an argument an upstream step produces: checked when the step runs
-
-
 def check_arguments(
-    method: Any = _UNKNOWN, test_size: Any = _UNKNOWN, by: Any = _UNKNOWN, **_: Any
+    method: Any = UNKNOWN, test_size: Any = UNKNOWN, by: Any = UNKNOWN, **_: Any
 ) -> None:
     """split's arguments, checked when the pipeline is traced."""
-    if method is not _UNKNOWN and method not in METHODS:
+    if method is not UNKNOWN and method not in METHODS:
         raise ParameterError(f"method={method!r} must be one of {list(METHODS)}")
-    if test_size is not _UNKNOWN and (
+    if test_size is not UNKNOWN and (
         isinstance(test_size, bool)
         or not isinstance(test_size, (int, float))
         or not 0 < test_size < 1
     ):
         raise ParameterError(f"test_size={test_size!r} must be a fraction in (0, 1)")
-    if by is not _UNKNOWN and by is not None and not isinstance(by, str):
+    if by is not UNKNOWN and by is not None and not isinstance(by, str):
         raise ParameterError(f"by={by!r} must be a column name")
-    if method not in (_UNKNOWN, "random") and by is None:
+    if method not in (UNKNOWN, "random") and by is None:
         raise ParameterError(f"method={method!r} needs by= (a column name)")
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.components._frames import require_columns, require_frame
+from conveyor.components._runtime import UNKNOWN
 from conveyor.core.context import log_metric, log_param
 from conveyor.core.step import step
 from conveyor.exceptions import DataError, ParameterError
@@ -208,22 +209,19 @@ def fit_model(model: Any, X: pd.DataFrame, y: Any, step: str = "train") -> Any:
         raise fit_error(err, X, list(X.columns), step, f"fitting {type(model).__name__}") from err
 
 
-_UNKNOWN: Any = object()  # an argument an upstream step produces: checked when the step runs
-
-
 def check_arguments(
-    target: Any = _UNKNOWN,
-    estimator: Any = _UNKNOWN,
-    params: Any = _UNKNOWN,
-    features: Any = _UNKNOWN,
+    target: Any = UNKNOWN,
+    estimator: Any = UNKNOWN,
+    params: Any = UNKNOWN,
+    features: Any = UNKNOWN,
     **_: Any,
 ) -> None:
     """train's arguments, checked when the pipeline is traced: no step has run yet."""
-    if target is not _UNKNOWN and not isinstance(target, str):
+    if target is not UNKNOWN and not isinstance(target, str):
         raise ParameterError(f"target={target!r} must be a column name")
     if isinstance(estimator, str):
         check_estimator_path(estimator)
-    elif estimator is not _UNKNOWN and not (
+    elif estimator is not UNKNOWN and not (
         isinstance(estimator, type)
         or callable(getattr(estimator, "fit", None))
         or callable(estimator)
@@ -232,12 +230,12 @@ def check_arguments(
             f"estimator={estimator!r} is not an estimator, a class, a factory or an import path"
         )
     if (
-        params is not _UNKNOWN
+        params is not UNKNOWN
         and params is not None
         and (not isinstance(params, dict) or not all(isinstance(k, str) for k in params))
     ):
         raise ParameterError(f"params={params!r} must be a dict of parameter name → value")
-    if features is not _UNKNOWN and features is not None:
+    if features is not UNKNOWN and features is not None:
         if isinstance(features, str) or not isinstance(features, (list, tuple)):
             raise ParameterError(f"features={features!r} must be a list of column names")
         if not all(isinstance(f, str) for f in features):
