@@ -541,3 +541,24 @@ def test_skops_refuses_a_model_that_would_call_an_untrusted_function() -> None:
     assert np.array_equal(loaded.transform(x), useful.transform(x))
     # a module the user names is trusted whole, functions included
     assert SkopsMaterializer(trusted_modules=("builtins.",)).load(data) is not None
+
+
+def test_skops_refuses_a_class_held_as_a_callable_unless_it_is_a_scalar_type(
+    tmp_path: Path,
+) -> None:
+    """A class is code too when the model calls it: numpy.memmap creates the file it is given."""
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
+
+    target = tmp_path / "created-by-predict"
+    hostile = make_pipeline(
+        FunctionTransformer(
+            func=np.memmap, kw_args={"filename": str(target), "mode": "w+", "shape": (1,)}
+        )
+    )
+    with pytest.raises(UnsafeArtifactError, match=r"numpy\.memmap"):
+        SkopsMaterializer().load(SkopsMaterializer().save(hostile))
+    assert not target.exists()
+    x = np.array([["a"], ["b"]])
+    encoder = OneHotEncoder(dtype=np.float32).fit(x)  # a scalar type as a value: harmless
+    loaded = SkopsMaterializer().load(SkopsMaterializer().save(encoder))
+    assert loaded.transform(x).dtype == np.float32

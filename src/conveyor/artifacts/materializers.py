@@ -16,7 +16,12 @@ import json
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from conveyor.artifacts.trust import DEFAULT_TRUSTED_MODULES, PURE_FUNCTION_MODULES, is_trusted
+from conveyor.artifacts.trust import (
+    DEFAULT_TRUSTED_MODULES,
+    PURE_FUNCTION_MODULES,
+    held_callables,
+    is_trusted,
+)
 from conveyor.core.hashing import canonical_json, digest
 from conveyor.core.lazytypes import matches
 from conveyor.exceptions import MaterializerError, UnsafeArtifactError
@@ -237,14 +242,17 @@ class SkopsMaterializer(Materializer):
         import skops.io
 
         untrusted = skops.io.get_untrusted_types(data=data)
-        refused = [t for t in untrusted if not is_trusted(t, self.trusted_modules)]
+        called = held_callables(data) if untrusted else set()
+        refused = [
+            t for t in untrusted if not is_trusted(t, self.trusted_modules, called=t in called)
+        ]
         if refused and not trust:
             raise UnsafeArtifactError(
-                f"the model contains types or functions that are not trusted: {refused} (trusted: "
-                f"classes of {list(DEFAULT_TRUSTED_MODULES)}, functions of "
-                f"{list(PURE_FUNCTION_MODULES)}, anything of {list(self.trusted_modules)}); "
-                "load it with trust=True (--trust) if you trust its source, or add its module "
-                "to trusted_types"
+                f"the model holds types or functions that are not trusted: {refused} (trusted: "
+                f"objects of classes of {list(DEFAULT_TRUSTED_MODULES)}; as callables, the "
+                f"functions of {list(PURE_FUNCTION_MODULES)}, numpy's reductions and scalar "
+                f"types; anything of {list(self.trusted_modules)}); load it with trust=True "
+                "(--trust) if you trust its source, or add its module to trusted_types"
             )
         return skops.io.loads(data, trusted=untrusted)
 
