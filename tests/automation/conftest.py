@@ -183,10 +183,14 @@ def serve(
     *,
     labels: str | None = None,
     requests: int = 10,
+    model: str = "penguins",
+    version: int = 1,
+    drop: tuple[str, ...] = (),
 ) -> None:
-    """Log `frame` as `conveyor serve` would: predictions "Adelie" in `requests` requests, and
-    with `labels` ("right" or "wrong") a feedback label for every row."""
-    log = PredictionLog(ws, "penguins")
+    """Log `frame` as `conveyor serve` would: predictions "Adelie" of `model`:`version` in
+    `requests` requests (without the input columns in `drop`), and with `labels` ("right" or
+    "wrong") a feedback label for every row."""
+    log = PredictionLog(ws, model)
     size = -(-len(frame) // requests)
     feedback = []
     for i in range(requests):
@@ -194,8 +198,8 @@ def serve(
         if chunk.empty:
             break
         rid = f"req-{time.time_ns()}-{i}"
-        columns = {name: chunk[name].tolist() for name in NUMERIC}
-        log.record(rid, 1, 1.0, columns, len(chunk), ["Adelie"] * len(chunk))
+        columns = {name: chunk[name].tolist() for name in NUMERIC if name not in drop}
+        log.record(rid, version, 1.0, columns, len(chunk), ["Adelie"] * len(chunk))
         if labels is not None:
             truth = "Adelie" if labels == "right" else "Gentoo"
             feedback += [(rid, row, truth) for row in range(len(chunk))]

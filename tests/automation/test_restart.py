@@ -1,8 +1,13 @@
 """A watcher that stops mid-firing neither loses nor repeats it: the next one adopts the run still
-going, records a run that ended meanwhile, and launches a firing claimed but never launched."""
+going (even one whose pid was never recorded), records a run that ended meanwhile, marks a
+baseline left started as skipped, and launches only a firing claimed but never launched."""
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
+
+import pytest
 from tests.automation.conftest import Watchers, crash
 
 from conveyor.automation import NewData, Trigger
@@ -92,3 +97,98 @@ def test_a_firing_claimed_but_never_launched_is_launched(
     assert workspace.metadata.get_run(done.run_id).params["n"] == 7
     watchers(on_new_data()).recover()  # launched once
     assert len(workspace.metadata.list_runs()) == 1
+
+
+def test_a_baseline_left_started_by_a_crash_launches_nothing(
+    project, flow_file, watchers, workspace
+) -> None:
+    # the watcher died between claiming a baseline and marking it skipped
+    claimed = watchers.store.claim(
+        "fresh", "abc", "baseline: data.csv has content abc", "flow.py:flow", {}
+    )
+    assert claimed.status == "started" and claimed.pid is None
+    watcher = watchers(on_new_data())
+    watcher.recover()
+    assert watcher._children == [] and watchers.said == []
+    assert watchers.store.get("fresh", "abc").status == "skipped"
+    assert workspace.metadata.list_runs() == []
+
+
+class _Crash(Exception):
+    """The watcher dies here."""
+
+
+@pytest.fixture
+def launched(monkeypatch) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The run processes watchers start (waited for at the end: a crashed watcher lost them)."""
+    import conveyor.automation.watcher as module
+
+    started: list[subprocess.Popen[bytes]] = []
+    real = subprocess.Popen
+
+    def popen(*args, **kwargs):
+        started.append(real(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(module.subprocess, "Popen", popen)
+    yield started
+    for process in started:
+        process.wait(timeout=60)
+
+
+def fire_and_crash(project, watchers: Watchers, **params):
+    """A watcher that dies right after starting the run of a change to data.csv, before it
+    records the run's pid; the firing as it was left."""
+    data = project / "data.csv"
+    data.write_text("x\n1\n")
+    watcher = watchers(on_new_data(**params))
+    watcher.tick(now=watcher.started_at)
+    data.write_text("x\n2\n")
+    update = watcher.store.update
+
+    def dying(event_id, **values):
+        if "pid" in values:
+            raise _Crash
+        update(event_id, **values)
+
+    watcher.store.update = dying
+    with pytest.raises(_Crash):
+        watcher.tick(now=watcher.started_at + 60)
+    watcher._children.clear()
+    [_, event] = watchers.events()
+    assert event.status == "started" and event.pid is None and event.host  # launched, maybe
+    return event
+
+
+def test_a_run_launched_just_before_a_crash_is_adopted_not_launched_again(
+    project, flow_file, watchers, workspace, launched
+) -> None:
+    release = project / "release"
+    event = fire_and_crash(project, watchers, hold=str(release))
+    [process] = launched
+    restarted = watchers(on_new_data(hold=str(release)))
+    restarted.recover()
+    assert "trigger 'fresh': adopting the run launched before a restart" in watchers.said
+    adopted = watchers.store.get("fresh", event.key)
+    assert adopted.pid == process.pid and adopted.status == "started"
+    release.touch()
+    process.wait(timeout=60)
+    watchers.settle(restarted)
+    done = watchers.store.get("fresh", event.key)
+    [run] = workspace.metadata.list_runs()  # one run, not two
+    assert done.status == "succeeded" and done.run_id == run.id and run.pid == process.pid
+    assert len(launched) == 1
+
+
+def test_a_run_that_ended_before_the_restart_is_recorded_not_launched_again(
+    project, flow_file, watchers, workspace, launched
+) -> None:
+    event = fire_and_crash(project, watchers)
+    [process] = launched
+    assert process.wait(timeout=60) == 0  # it ends while no watcher runs
+    restarted = watchers(on_new_data())
+    restarted.recover()
+    assert not any("launching" in line for line in watchers.said)
+    done = watchers.store.get("fresh", event.key)
+    [run] = workspace.metadata.list_runs()
+    assert done.status == "succeeded" and done.run_id == run.id and len(launched) == 1

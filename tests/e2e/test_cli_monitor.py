@@ -46,7 +46,9 @@ def trained(cli: Cli) -> Cli:
     shifted = customers(3000, seed=2, shift=("age", "tenure", "plan"))[FEATURES]
     shifted.to_csv(cli.root / "shifted.csv", index=False)
     cli.write("flow.py", FLOW)
-    assert "churn:1 promoted to @production" in cli("run", "flow.py:churn").stdout
+    cli("run", "flow.py:churn")
+    [model] = cli.json("models", "list")
+    assert (model["name"], model["version"], model["aliases"]) == ("churn", 1, ["production"])
     return cli
 
 
@@ -81,7 +83,52 @@ def test_bad_windows_and_empty_logs_are_clear_errors(trained: Cli) -> None:
     for bad in ("soon", "0", "-5", "30x", "1.5"):
         proc = trained("monitor", "churn", "--window", bad, check=2)
         assert f"--window {bad!r}: give a row count (500) or a duration" in proc.stderr
-    empty = trained("monitor", "churn", "--window", "30m", check=1)
-    assert "the window has no rows (prediction log)" in empty.stderr
+    empty = trained("monitor", "churn", "--window", "30m", check=4)  # not 1: that is drift
+    assert "no rows in the last 30m of the prediction log (rows served by churn:1)" in empty.stderr
     missing = trained("monitor", "nosuch", "--data", "same.csv", check=2)
     assert "no model named 'nosuch' is registered" in missing.stderr
+    for window in (("--since", "3600"), ("--window", "30m")):
+        untimed = trained("monitor", "churn", "--data", "same.csv", *window, check=2)
+        assert "the data has no 'at' column" in untimed.stderr
+    shown = " ".join(trained("monitor", "--help").stdout.split())
+    assert "3 no dataset drift, but a feature could not be compared" in shown
+    assert "4 the window has no rows" in shown
+
+
+def test_lost_features_fail_the_check(trained: Cli) -> None:
+    import pandas as pd
+
+    same = pd.read_csv(trained.root / "same.csv")
+    same.drop(columns=["income"]).to_csv(trained.root / "no-income.csv", index=False)
+    same[[]].assign(other=1).to_csv(trained.root / "nothing.csv", index=False)
+    same.assign(age="old").to_csv(trained.root / "text.csv", index=False)
+
+    one = trained("monitor", "churn", "--data", "no-income.csv", check=3)
+    assert (
+        "FEATURES LOST" in one.stdout and "20% of 5 features drifted or lost (1 lost)" in one.stdout
+    )
+    assert "warning: column 'income' is missing from the live data" in one.stdout
+    text = trained.json("monitor", "churn", "--data", "text.csv", check=3)
+    assert text["status"] == "lost_features" and text["drift"]["lost_features"] == ["age"]
+    every = trained.json("monitor", "churn", "--data", "nothing.csv", check=1)
+    assert every["status"] == "drift" and every["drift"]["share"] == 1.0
+    assert every["drift"]["compared"] == 0 and len(every["warnings"]) == 5
+
+
+def test_an_unwritable_html_path_is_refused_before_anything_runs(trained: Cli) -> None:
+    from conveyor.config import Settings
+    from conveyor.metadata.monitor_store import MonitorStore
+    from conveyor.workspace import close_workspaces, open_workspace
+
+    nowhere = trained("monitor", "churn", "--data", "same.csv", "--html", "no/such.html", check=2)
+    assert "--html no/such.html: cannot write the report file" in nowhere.stderr
+    assert "the directory 'no' does not exist" in nowhere.stderr
+    (trained.root / "folder.html").mkdir()
+    folder = trained("monitor", "churn", "--data", "same.csv", "--html", "folder.html", check=2)
+    assert "folder.html: cannot write the report file: it is a directory" in folder.stderr
+    assert "Traceback" not in nowhere.stderr + folder.stderr
+    try:
+        store = MonitorStore(open_workspace(Settings.load(trained.root)).metadata)
+        assert store.series("churn") == []  # refused before the evaluation was stored
+    finally:
+        close_workspaces()

@@ -262,3 +262,41 @@ def test_watch_takes_triggers_from_python_files(cli: Cli, tmp_path: Path) -> Non
     [row] = cli.json("triggers", "list", "triggers.py")["triggers"]
     assert row["name"] == "nightly" and row["error"] is None
     assert row["last"]["status"] == "skipped"  # the watcher recorded its first start
+
+
+def test_a_check_that_fails_at_runtime_is_shown_by_triggers_list_and_history(cli: Cli) -> None:
+    from conveyor.automation.journal import CheckJournal
+
+    cli.write("flow.py", FLOW)
+    cli.write(
+        "conveyor.toml",
+        """
+        [[triggers]]
+        name = "on-drift"
+        pipeline = "flow.py:flow"
+        drift = { model = "penguins@production", threshold = 0.3 }
+        check_every = 0.2
+        """,
+    )
+    before = cli.json("triggers", "list")["triggers"][0]
+    assert before["error"] is None and before["warnings"] == []  # valid: nothing known yet
+    shown = cli("watch", "--duration", "1")
+    assert "trigger 'on-drift' failed its check: NotFoundError" in shown.stdout
+    [row] = cli.json("triggers", "list")["triggers"]  # after the watcher has stopped
+    assert "model 'penguins' has no alias 'production'" in row["error"]
+    assert row["problems_since"] is not None
+    [entry] = cli.json("triggers", "history")
+    assert entry["kind"] == "check" and entry["trigger"] == "on-drift"
+    assert "has no alias 'production'" in entry["error"] and entry["warnings"] == []
+    assert "faulty: NotFoundError" in cli("triggers", "list").stdout
+
+    journal = CheckJournal(cli.root / ".conveyor" / "triggers")  # a later check: data problems
+    gone = "column 'income' is missing from the live data: counted as drifted"
+    journal.record("on-drift", entry["at"] + 60, None, [gone])
+    [row] = cli.json("triggers", "list")["triggers"]
+    assert row["error"] is None and row["warnings"] == [gone]
+    assert f"warning: {gone}" in cli("triggers", "list").stdout
+    newest, oldest = cli.json("triggers", "history")
+    assert newest["warnings"] == [gone] and oldest["error"]
+    table = cli("triggers", "history").stdout
+    assert "warning" in table and "column 'income' is missing" in table and "error" in table

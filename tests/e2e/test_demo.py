@@ -43,6 +43,12 @@ def test_the_demo_closes_the_loop(cli: Cli) -> None:
     assert "gate FAILED" in shown.stdout  # stage 2: the worse candidate is refused
     assert "now serving penguins:2" in shown.stdout
     assert "Done in" in shown.stdout
+    # traffic went on through the swap, answered by both versions, and none of it failed
+    [during] = re.findall(
+        r"(\d+) requests while it retrained and swapped: (.*); (\d+) failed", shown.stdout
+    )
+    assert int(during[0]) > 0 and during[2] == "0", detail
+    assert "by penguins:1" in during[1] and "by penguins:2" in during[1], detail
 
     report = folder / "drift-report.html"
     assert report.is_file() and report.read_text().lstrip().lower().startswith("<!doctype html")
@@ -52,7 +58,8 @@ def test_the_demo_closes_the_loop(cli: Cli) -> None:
     production = [m for m in models if "production" in m["aliases"]]
     assert [(m["name"], m["version"]) for m in production] == [("penguins", 2)]
 
-    firings = [e for e in demo.json("triggers", "history") if e["status"] != "skipped"]
+    history = demo.json("triggers", "history")
+    firings = [e for e in history if e["kind"] == "firing" and e["status"] != "skipped"]
     [firing] = firings
     assert firing["trigger"] == "retrain-on-drift" and firing["status"] == "succeeded"
     assert firing["run_id"] and "drift_share" in firing["reason"]

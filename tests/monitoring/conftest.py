@@ -107,3 +107,32 @@ def live() -> Callable[..., pd.DataFrame]:
         return customers(rows, seed, shift)[FEATURES]
 
     return make
+
+
+@cv.pipeline
+def incomes(source: str):
+    """A regression model: income from age and tenure, registered as `income` with its
+    reference (the predictions' distribution is a histogram of numbers)."""
+    data = ingest(source)
+    train_set, test_set = split(data, test_size=0.25)
+    model = train(
+        train_set,
+        target="income",
+        estimator="sklearn.linear_model.LinearRegression",
+        features=["age", "tenure"],
+    )
+    return register(model, evaluate(model, test_set, target="income"), name="income")
+
+
+@pytest.fixture
+def regressor(workspace: Workspace, project: Path) -> Workspace:
+    """The test's workspace with income:1 registered at @production: a regression model whose
+    income grows with age and tenure."""
+    source = project / "incomes.csv"
+    frame = customers(4000, seed=1)
+    rng = np.random.default_rng(9)
+    frame["income"] = 1000 * frame["age"] + 200 * frame["tenure"] + rng.normal(0, 2000, len(frame))
+    frame[["age", "tenure", "income"]].to_csv(source, index=False)
+    run = incomes.run(source=str(source), settings=workspace.settings)
+    assert run.status == "succeeded", run.error
+    return workspace

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conveyor.monitoring.drift import DriftThresholds, dataset_drift
+from conveyor.monitoring.drift import DriftThresholds, binned_drift, dataset_drift
 
 
 def one(reference: pd.Series, current: pd.Series, categorical: bool = False):
@@ -50,7 +50,8 @@ def test_thresholds_are_the_lines_the_verdicts_use() -> None:
     frames = pd.DataFrame({"x": reference}), pd.DataFrame({"x": current})
     results, verdict = dataset_drift(*frames, ["x"], thresholds=DriftThresholds(psi=0.05))
     assert results[0].drifted and verdict == {
-        "share": 1.0, "drifted": True, "features": 1, "drifted_features": ["x"],
+        "share": 1.0, "drifted": True, "features": 1, "compared": 1, "drifted_features": ["x"],
+        "lost_features": [],
     }  # fmt: skip
     strict = DriftThresholds(psi=0.05, pvalue=1e-300)  # the test must also reject
     assert not dataset_drift(*frames, ["x"], thresholds=strict)[0][0].drifted
@@ -74,3 +75,41 @@ def test_psi_on_deciles_sees_a_heavy_tails_shift_that_equal_width_bins_miss() ->
 def test_an_unknown_psi_binning_is_refused() -> None:
     with pytest.raises(ValueError, match="psi_bins"):
         DriftThresholds(psi_bins="quartiles")
+
+
+def test_features_that_cannot_be_compared_count_as_drifted() -> None:
+    rng = np.random.default_rng(4)
+    reference = pd.DataFrame({"a": rng.normal(0, 1, 500), "b": rng.normal(0, 1, 500)})
+    reference["c"] = rng.choice(["x", "y"], 500)
+    current = reference.sample(300, random_state=1).assign(b=np.nan, c=None)
+    results, verdict = dataset_drift(reference, current, ["a", "b", "c"], ["c"], vanished=["d"])
+    assert [r.feature for r in results] == ["a", "b", "c"]
+    assert verdict["lost_features"] == ["d", "b", "c"] and verdict["drifted_features"] == []
+    assert (verdict["features"], verdict["compared"]) == (4, 1)
+    assert verdict["share"] == 0.75 and verdict["drifted"]  # 3 of 4 cannot be vouched for
+    _, nothing = dataset_drift(reference, current.iloc[:, :0], [], vanished=["a", "b", "c"])
+    assert nothing["share"] == 1.0 and nothing["drifted"] and nothing["compared"] == 0
+
+
+def test_binned_drift_compares_numbers_with_a_reference_histogram() -> None:
+    rng = np.random.default_rng(6)
+    reference = rng.normal(10, 2, 5000)
+    counts, edges = np.histogram(reference, bins=20)
+    same = binned_drift(
+        "p", edges.tolist(), counts.tolist(), rng.normal(10, 2, 2000), DriftThresholds()
+    )
+    assert (
+        not same.drifted and same.statistics["psi"] < 0.05 and same.statistics["chi2_pvalue"] > 0.01
+    )
+    assert same.histogram["edges"] == edges.tolist()  # nothing outside: no extra bins
+    moved = binned_drift(
+        "p", edges.tolist(), counts.tolist(), rng.normal(14, 2, 2000), DriftThresholds()
+    )
+    assert moved.drifted and moved.statistics["psi"] > 1 and moved.statistics["chi2_pvalue"] < 1e-6
+    assert moved.histogram["edges"][-1] > edges[-1]  # a bin above the reference's range
+    assert moved.histogram["reference"][-1] == 0.0 and moved.histogram["current"][-1] > 0
+    assert sum(moved.histogram["current"]) == pytest.approx(1.0)
+    empty = binned_drift(
+        "p", edges.tolist(), counts.tolist(), np.array([np.nan]), DriftThresholds()
+    )
+    assert empty.statistics == {} and not empty.drifted

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import html.parser
 import json
+import time
 
 import pandas as pd
 import pytest
 from tests.monitoring.conftest import CATEGORICAL, FEATURES, NUMERIC, PLANS, REGIONS
 
-from conveyor.exceptions import DataError, NotFoundError
+from conveyor.exceptions import NotFoundError, ParameterError
 from conveyor.metadata.monitor_store import MonitorStore
 from conveyor.monitoring.html import render
-from conveyor.monitoring.monitor import monitor
+from conveyor.monitoring.monitor import EmptyWindowError, monitor, performance
 from conveyor.registry import ModelRegistry
 from conveyor.serving.predlog import PredictionLog
 
@@ -51,8 +52,10 @@ def test_reference_statistics_are_captured_at_registration(trained) -> None:
 def test_unshifted_data_does_not_drift(trained, live) -> None:
     report = monitor("churn", data=live(), ws=trained)
     assert report.drift == {
-        "share": 0.0, "drifted": False, "features": 5, "drifted_features": [],
+        "share": 0.0, "drifted": False, "features": 5, "compared": 5, "drifted_features": [],
+        "lost_features": [],
     }  # fmt: skip
+    assert report.status == "ok" and report.thresholds["share"] == 0.5
     assert report.window == {"source": "data", "rows": 3000, "start": None, "end": None}
     kinds = {f["feature"]: f["kind"] for f in report.features}
     assert kinds == dict.fromkeys(NUMERIC, "numeric") | dict.fromkeys(CATEGORICAL, "categorical")
@@ -106,14 +109,33 @@ def test_new_categories_and_out_of_range_values_are_quality_findings(trained, li
     assert region["histogram"]["new"] == ["atlantis"]
 
 
-def test_a_vanished_column_is_a_warning_not_a_crash(trained, live) -> None:
+def test_a_vanished_column_counts_as_drifted_and_is_recorded(trained, live) -> None:
     report = monitor("churn", data=live().drop(columns=["income"]), ws=trained)
-    assert report.warnings == ["column 'income' is missing from the live data"]
+    assert report.warnings == ["column 'income' is missing from the live data: counted as drifted"]
     assert report.quality["income"] == {"missing_column": True}
     assert [f["feature"] for f in report.features] == ["age", "tenure", "plan", "region"]
-    assert report.drift["features"] == 4 and not report.drift["drifted"]
+    assert report.drift["features"] == 5 and report.drift["compared"] == 4  # still counted
+    assert report.drift["lost_features"] == ["income"] and report.drift["share"] == 0.2
+    assert not report.drift["drifted"] and report.status == "lost_features"
     stored = MonitorStore(trained.metadata).latest("churn")
     assert {r.feature for r in stored if r.kind == "drift"} == {None, *FEATURES} - {"income"}
+    [missing] = [r for r in stored if r.kind == "quality" and r.metric == "missing_column"]
+    assert (missing.feature, missing.value) == ("income", 1.0)
+    [warning] = [r for r in stored if r.kind == "warning"]
+    assert warning.feature == "income"
+    assert json.loads(warning.details) == {"message": report.warnings[0]}
+
+
+def test_a_window_without_any_comparable_feature_is_drift_not_a_pass(trained, live) -> None:
+    gone = monitor("churn", data=live().drop(columns=FEATURES).assign(other=1), ws=trained)
+    assert gone.drift["share"] == 1.0 and gone.drift["drifted"] and gone.status == "drift"
+    assert gone.drift["compared"] == 0 and gone.drift["lost_features"] == FEATURES
+    assert gone.drift["drifted_features"] == [] and len(gone.warnings) == 5
+    text = live().assign(age="old", income="rich", tenure="long", plan=None, region=None)
+    unusable = monitor("churn", data=text, ws=trained)
+    assert unusable.drift["share"] == 1.0 and unusable.status == "drift"
+    assert {f["feature"] for f in unusable.features} == set(FEATURES)  # tried, nothing usable
+    assert all(unusable.quality[name]["not_compared"] for name in FEATURES)
 
 
 def test_a_column_with_nothing_to_compare_is_a_warning_and_a_quality_finding(trained, live) -> None:
@@ -123,29 +145,59 @@ def test_a_column_with_nothing_to_compare_is_a_warning_and_a_quality_finding(tra
     report = monitor("churn", data=frame, ws=trained)
     assert report.warnings == [
         "column 'age' has no usable values in the live data (all missing or not numbers): "
-        "not compared",
+        "not compared, counted as drifted",
         "column 'income' has no usable values in the live data (all missing or not numbers): "
-        "not compared",
+        "not compared, counted as drifted",
     ]
+    assert report.drift["lost_features"] == ["age", "income"] and report.drift["share"] == 0.4
+    assert report.status == "lost_features"
     quality = report.quality
     assert quality["age"]["not_numeric"] == 1000 and quality["age"]["missing_rate"] == 0.0
+    assert quality["age"]["not_compared"] and "not_compared" not in quality["tenure"]
     assert quality["income"]["missing_rate"] == 1.0 and quality["income"]["not_numeric"] == 0
     assert quality["tenure"]["not_numeric"] == 100
     by_name = {f["feature"]: f for f in report.features}
     assert by_name["age"]["statistics"] == {} and not by_name["age"]["drifted"]
     assert by_name["tenure"]["current_rows"] == 900  # the numbers among them are still compared
-    stored = MonitorStore(trained.metadata).series("churn", "not_numeric", feature="age")
-    assert [r.value for r in stored] == [1000.0]
+    store = MonitorStore(trained.metadata)
+    assert [r.value for r in store.series("churn", "not_numeric", feature="age")] == [1000.0]
+    assert [r.value for r in store.series("churn", "not_compared", feature="income")] == [1.0]
+    assert {r.feature for r in store.series("churn", "warning")} == {"age", "income"}
     page = render(report.to_json(), [])
     assert "1000 values that are not numbers" in page and "not compared" in page
+    assert "FEATURES LOST" in page
 
 
 def test_an_empty_window_is_a_clear_error(trained, live) -> None:
-    with pytest.raises(DataError, match="window has no rows \\(data\\)"):
+    with pytest.raises(EmptyWindowError, match=r"^monitor churn: no rows in the data$"):
         monitor("churn", data=live().iloc[0:0], ws=trained)
-    with pytest.raises(DataError, match="window has no rows \\(prediction log\\); send traffic"):
+    with pytest.raises(
+        EmptyWindowError,
+        match=r"no rows in the prediction log \(rows served by churn:1\); send traffic",
+    ):
         monitor("churn", ws=trained)  # nothing served yet
     assert MonitorStore(trained.metadata).series("churn") == []
+
+
+def test_a_duration_window_counts_back_from_now(trained, live) -> None:
+    _serve(trained, live(400), ["no"] * 400, requests=4)
+    served = monitor("churn", ws=trained, window=1800, window_in_seconds=True)
+    assert served.window["rows"] == 400 and served.window["span"] == "the last 30m"
+    later = time.time() + 3 * 86400  # three days after the traffic stopped
+    with pytest.raises(EmptyWindowError, match="no rows in the last 30m of the prediction log"):
+        monitor("churn", ws=trained, window=1800, window_in_seconds=True, now=later)
+    wide = monitor("churn", ws=trained, window=4 * 86400, window_in_seconds=True, now=later)
+    assert wide.window["rows"] == 400 and wide.window["since"] == pytest.approx(later - 4 * 86400)
+
+
+def test_a_time_window_of_data_without_times_is_refused(trained, live) -> None:
+    for window in ({"since": time.time() - 60}, {"window": 60, "window_in_seconds": True}):
+        with pytest.raises(ParameterError, match="the data has no 'at' column"):
+            monitor("churn", data=live(), ws=trained, **window)
+    timed = live(100).assign(at=time.time() - 120)
+    timed.loc[:29, "at"] = time.time()
+    assert monitor("churn", data=timed, ws=trained, since=time.time() - 60).window["rows"] == 30
+    assert monitor("churn", data=timed, ws=trained, window=10).window["rows"] == 10
 
 
 def test_a_model_registered_without_reference_is_a_clear_error(trained, live) -> None:
@@ -174,16 +226,30 @@ def test_results_are_stored_as_a_time_series(trained, live) -> None:
     assert not_stored.id not in {r.report_id for r in store.series("churn")}
 
 
-def _serve(ws, frame: pd.DataFrame, predictions: list, requests: int) -> list[str]:
-    """Log `frame` as `requests` requests of equal size to churn:1, as `conveyor serve` does."""
-    log = PredictionLog(ws, "churn")
+def _serve(
+    ws,
+    frame: pd.DataFrame,
+    predictions: list,
+    requests: int,
+    *,
+    version: int = 1,
+    model: str = "churn",
+    segments: bool = False,
+) -> list[str]:
+    """Log `frame` as `requests` requests of equal size to `model`:`version`, as `conveyor
+    serve` does; with `segments`, each request in a log segment of its own."""
+    log = PredictionLog(ws, model)
     size = len(frame) // requests
     ids = []
+    features = [c for c in frame.columns if c != "prediction"]
     for i in range(requests):
         chunk = frame.iloc[i * size : (i + 1) * size]
-        ids.append(f"req-{i}")
-        columns = {name: chunk[name].tolist() for name in FEATURES}
-        log.record(ids[-1], 1, 2.5, columns, len(chunk), predictions[i * size : (i + 1) * size])
+        ids.append(f"req-{version}-{i}-{time.time_ns()}")
+        columns = {name: chunk[name].tolist() for name in features}
+        predicted = predictions[i * size : (i + 1) * size]
+        log.record(ids[-1], version, 2.5, columns, len(chunk), predicted)
+        if segments:
+            log.flush()
     log.close()
     return ids
 
@@ -203,6 +269,7 @@ def test_performance_from_feedback_labels_in_the_prediction_log(trained, live) -
     report = monitor("churn", ws=trained)
     assert report.window["source"] == "prediction log" and report.window["rows"] == 600
     assert report.window["start"] <= report.window["end"]
+    assert report.window["served_by"] == "churn:1" and report.window["newest"] == f"{ids[-1]}/99"
     assert report.drift["share"] == 0.0 and report.warnings == []
     assert report.prediction is not None and not report.prediction["drifted"]
     perf = report.performance
@@ -211,12 +278,16 @@ def test_performance_from_feedback_labels_in_the_prediction_log(trained, live) -
     assert perf["metrics"]["accuracy"] == pytest.approx(0.5)
     assert perf["change"]["accuracy"] == pytest.approx(0.5 - registered["accuracy"])
     assert perf["registered"] == registered
+    assert perf["higher_is_better"] == {"accuracy": True, "f1": True}
+    assert perf["worse"] == ["accuracy", "f1"]  # both fell below what it was registered with
     stored = MonitorStore(trained.metadata).series("churn", "accuracy", kind="performance")
     assert [r.value for r in stored] == [pytest.approx(0.5)]
     assert monitor("churn", ws=trained, window=100).window["rows"] == 100
     later = report.window["end"] + 60
-    with pytest.raises(DataError, match="window has no rows \\(prediction log since"):
+    with pytest.raises(EmptyWindowError, match=r"no rows since .* in the prediction log"):
         monitor("churn", ws=trained, since=later)
+    alone = performance("churn", ws=trained)  # the metrics alone: no drift, same numbers
+    assert alone.drift is None and alone.features == [] and alone.performance == perf
 
 
 def test_drifted_traffic_in_the_log_is_found(trained, live) -> None:

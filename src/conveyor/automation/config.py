@@ -10,7 +10,8 @@
     check_every = 10          # seconds between checks (default 30)
 
 One of `schedule = "0 3 * * *"`, `drift = {...}`, `new_data = "path"` (or `{ source = ... }`)
-and `performance = { model = ..., metric = "accuracy", below = 0.9 }` says when. In Python, any
+and `performance = { model = ..., metric = "accuracy", below = 0.9 }` (for an error metric,
+`metric = "rmse", above = 12.0`) says when. In Python, any
 module-level `Trigger` (or list of them) in a file given to `conveyor watch` counts too.
 """
 

@@ -1,15 +1,23 @@
 """Triggers: when to run a pipeline by itself. Configurable objects in scikit-learn's manner —
 construction only stores the arguments; `validate()` checks them; `check()` decides.
 
-    Schedule("0 3 * * *")                     cron syntax, in local time
+    Schedule("0 3 * * *")                     cron syntax (five fields), in local time
     Drift("churn@production", threshold=0.5)  the monitored drift share (or a feature's metric)
     NewData("data/customers.parquet")         the source's content hash changed
     PerformanceDrop("churn@production", metric="accuracy", below=0.85)   from feedback labels
+    PerformanceDrop("prices@production", metric="rmse", above=12.0)      errors rise
 
-A check returns a `Firing` — a key that identifies the event (the schedule slot, the content hash,
-the model version and cooldown period) and a reason — or None. The key makes firings idempotent:
-the same event seen twice, or by a restarted watcher, fires once. The first check of a schedule or
-a source is a baseline: recorded (as skipped) so that a restart compares with it, it runs nothing.
+A check returns a `Firing` — a key that identifies the event and a reason — or None. The key is
+what the event saw: the schedule slot; the content hash; for drift and performance, the model
+version and the newest prediction row (and feedback label) evaluated. The key makes firings
+idempotent: the same event seen twice, by two watchers, or by a restarted one, fires once, and
+the same rows evaluated again are the same event however much time has passed — a cooldown only
+spaces firings out. The first check of a schedule or a source is a baseline: recorded (as
+skipped) so that a restart compares with it, it runs nothing.
+
+Drift and performance checks remember (in `CheckContext.state`) the log they evaluated: while
+nothing new arrives and the model version is the same, they return their last answer without
+reading the log or storing another evaluation.
 """
 
 from __future__ import annotations
@@ -21,9 +29,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from conveyor.exceptions import ConfigError, ConveyorError, DataError
+from conveyor.exceptions import ConfigError, ConveyorError
 
 __all__ = [
+    "BASELINE",
     "CheckContext",
     "Drift",
     "Firing",
@@ -32,6 +41,9 @@ __all__ = [
     "Schedule",
     "Trigger",
 ]
+
+#: How a baseline's reason begins: a recovered watcher knows by it that the event launches nothing.
+BASELINE = "baseline: "
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +55,8 @@ class Firing:
 
 @dataclasses.dataclass
 class CheckContext:
-    """What a check may use: the time, the trigger's last firing, the workspace, a cooldown."""
+    """What a check may use: the time, the trigger's last firing, the workspace, a cooldown, and
+    a `state` dict the watcher keeps for the trigger between checks."""
 
     now: float
     started_at: float  # when the watcher started (a schedule does not fire for slots before)
@@ -51,7 +64,9 @@ class CheckContext:
     last_fired_at: float | None
     cooldown_s: float
     workspace: Any
-    notes: list[str] = dataclasses.field(default_factory=list)  # warnings a check wants shown
+    notes: list[str] = dataclasses.field(default_factory=list)  # said, not recorded (few rows)
+    warnings: list[str] = dataclasses.field(default_factory=list)  # recorded: data problems
+    state: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 class Condition(Protocol):
@@ -67,7 +82,11 @@ class Schedule:
     def validate(self) -> None:
         from croniter import croniter
 
-        if not isinstance(self.cron, str) or not croniter.is_valid(self.cron):
+        if (
+            not isinstance(self.cron, str)
+            or len(self.cron.split()) != 5  # croniter also takes seconds and years
+            or not croniter.is_valid(self.cron)
+        ):
             raise ConfigError(
                 f"schedule {self.cron!r} is not a cron expression "
                 "(five fields: minute hour day month weekday, e.g. '*/10 * * * *')"
@@ -83,7 +102,7 @@ class Schedule:
         since = float(ctx.last_key) if _is_number(ctx.last_key) else ctx.started_at
         if slot <= since:
             if not _is_number(ctx.last_key):  # first sight: recorded, a restart knows the start
-                return Firing(repr(slot), f"baseline: schedule '{self.cron}'", baseline=True)
+                return Firing(repr(slot), f"{BASELINE}schedule '{self.cron}'", baseline=True)
             return None  # a slot missed while the watcher was down fires once, not once a slot
         when = dt.datetime.fromtimestamp(slot).isoformat(timespec="minutes")
         return Firing(repr(slot), f"schedule '{self.cron}' reached {when}")
@@ -105,7 +124,7 @@ class NewData:
 
         digest = _file_hash(self._path(ctx))
         if ctx.last_key is None:  # first sight: the baseline, recorded so restarts know it
-            return Firing(digest, f"baseline: {self.source} has content {digest[:12]}", True)
+            return Firing(digest, f"{BASELINE}{self.source} has content {digest[:12]}", True)
         if digest == ctx.last_key.partition(" ")[0]:
             return None
         # the key also names the event it follows: content seen before (A → B → A) fires again
@@ -121,8 +140,37 @@ class NewData:
         return f"new data in {self.source}"
 
 
-def _period(ctx: CheckContext) -> int:
-    return int(ctx.now // max(ctx.cooldown_s, 1.0))
+def _evaluated(
+    ctx: CheckContext,
+    model: str,
+    since: float | None,
+    evaluate: Any,
+    kinds: tuple[str, ...] = ("predictions",),
+) -> Firing | None:
+    """The answer of `evaluate()` (a firing or None, with notes and warnings), or the last one
+    when nothing new has arrived: same model version, same window start, same log (`kinds`)."""
+    from conveyor.predictions import log_stamp
+    from conveyor.registry import ModelRegistry
+
+    record = ModelRegistry(ctx.workspace).get(model)  # a missing model is the trigger's fault
+    stamp = (record.version, since, log_stamp(ctx.workspace, record.name, kinds))
+    memo = ctx.state.get("evaluated")
+    if memo is not None and memo[0] == stamp:
+        _, firing, notes, warnings = memo
+    else:
+        found: list[str] = []
+        firing = evaluate(f"{record.name}:{record.version}", found)
+        notes, warnings = list(ctx.notes), found
+        ctx.state["evaluated"] = (stamp, firing, notes, warnings)
+    ctx.notes[:] = notes
+    ctx.warnings[:] = warnings
+    return firing
+
+
+def _event_key(model: str, version: int, *identity: Any) -> str:
+    """`model:version:digest`, the digest of what the evaluation saw (its newest rows)."""
+    digest = hashlib.sha256("|".join(map(str, identity)).encode()).hexdigest()[:20]
+    return f"{model}:{version}:{digest}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,34 +198,41 @@ class Drift:
             )
 
     def check(self, ctx: CheckContext) -> Firing | None:
-        from conveyor.monitoring.monitor import monitor
-
         count, seconds = _window(self.window)
-        since = None if count is not None else ctx.last_fired_at
-        try:
-            report = monitor(
-                self.model, since=since, window=count, window_in_seconds=seconds,
-                ws=ctx.workspace,
-            )  # fmt: skip
-        except DataError as err:  # no live rows yet; a missing model or reference is a fault
-            ctx.notes.append(str(err))
-            return None
-        if report.window["rows"] < self.min_rows:
-            ctx.notes.append(f"{report.window['rows']} live rows, fewer than {self.min_rows}")
-            return None
-        value = self._value(report)
-        if value is None:
-            ctx.notes.append(f"{report.model} has no {self.metric} for feature {self.feature!r}")
-            return None
-        if value < self.threshold:
-            return None
-        what = self.metric if self.feature is None else f"{self.feature} {self.metric}"
-        return Firing(
-            f"{report.model}:{report.version}:{_period(ctx)}",
-            f"{report.model}:{report.version} {what} = {value:.3g} >= {self.threshold} "
-            f"over {report.window['rows']} live rows (drifted: "
-            f"{', '.join(report.drift['drifted_features']) or 'none'})",
-        )
+        since = None if self.window is not None else ctx.last_fired_at
+
+        def evaluate(ref: str, warnings: list[str]) -> Firing | None:
+            from conveyor.monitoring.monitor import EmptyWindowError, monitor
+
+            try:
+                report = monitor(
+                    ref, since=since, window=count, window_in_seconds=seconds, ws=ctx.workspace,
+                    now=ctx.now,
+                )  # fmt: skip
+            except EmptyWindowError as err:  # no live rows yet: a note, not a fault
+                ctx.notes.append(str(err))
+                return None
+            warnings += report.warnings
+            if report.window["rows"] < self.min_rows:
+                ctx.notes.append(f"{report.window['rows']} live rows, fewer than {self.min_rows}")
+                return None
+            value = self._value(report)
+            if value is None:
+                ctx.notes.append(f"{ref} has no {self.metric} for feature {self.feature!r}")
+                return None
+            if value < self.threshold:
+                return None
+            what = self.metric if self.feature is None else f"{self.feature} {self.metric}"
+            drift = report.drift
+            lost = f"; lost: {', '.join(drift['lost_features'])}" if drift["lost_features"] else ""
+            return Firing(
+                _event_key(report.model, report.version, report.window["newest"]),
+                f"{report.model}:{report.version} {what} = {value:.3g} >= {self.threshold} "
+                f"over {report.window['rows']} live rows it served (drifted: "
+                f"{', '.join(drift['drifted_features']) or 'none'}{lost})",
+            )
+
+        return _evaluated(ctx, self.model, since, evaluate)
 
     def _value(self, report: Any) -> float | None:
         if self.feature is None:
@@ -194,49 +249,92 @@ class Drift:
 
 @dataclasses.dataclass(frozen=True)
 class PerformanceDrop:
+    """The live `metric` from feedback labels got worse than a line: fell `below` it (accuracy,
+    f1, r2: higher is better) or rose `above` it (mae, rmse: errors). Needs no reference
+    statistics, only the prediction log and its labels."""
+
     model: str
     metric: str = "accuracy"
-    below: float = 0.9
+    below: float | None = None
     min_rows: int = 20
     window: str | None = None
+    above: float | None = None
 
     def validate(self) -> None:
+        from conveyor.monitoring.monitor import HIGHER_IS_BETTER
+
         _model(self.model)
         _window(self.window)
         where = f"performance trigger on {self.model}"
-        _number(where, "below", self.below)
         _count(where, "min_rows", self.min_rows)
-        if self.metric not in ("accuracy", "f1"):  # mae and rmse rise as a model gets worse
+        if self.metric not in HIGHER_IS_BETTER:
             raise ConfigError(
-                f"{where}: metric {self.metric!r}: a drop is watched on accuracy or f1 "
-                "(the live metrics of a classifier)"
+                f"{where}: metric {self.metric!r} is not one of {sorted(HIGHER_IS_BETTER)}"
             )
+        higher = HIGHER_IS_BETTER[self.metric]
+        line, other = ("below", "above") if higher else ("above", "below")
+        if getattr(self, other) is not None:
+            raise ConfigError(
+                f"{where}: {self.metric} is "
+                + ("a score: higher is better, so a drop is a fall below= a line, not above="
+                   if higher else "an error: lower is better, so a drop is a rise above= a "
+                   "line, not below=")
+            )  # fmt: skip
+        if getattr(self, line) is None:
+            raise ConfigError(f"{where}: metric {self.metric!r} needs {line}= (the line)")
+        _number(where, line, getattr(self, line))
+
+    @property
+    def _line(self) -> tuple[str, float]:
+        from conveyor.monitoring.monitor import HIGHER_IS_BETTER
+
+        if HIGHER_IS_BETTER[self.metric]:
+            return "<", float(self.below)  # type: ignore[arg-type]
+        return ">", float(self.above)  # type: ignore[arg-type]
 
     def check(self, ctx: CheckContext) -> Firing | None:
-        from conveyor.monitoring.monitor import monitor
-
         count, seconds = _window(self.window)
-        try:
-            report = monitor(self.model, window=count, window_in_seconds=seconds, ws=ctx.workspace)
-        except DataError as err:  # no live rows yet; a missing model or reference is a fault
-            ctx.notes.append(str(err))
-            return None
-        performance = report.performance
-        rows = 0 if performance is None else performance["rows"]
-        if performance is None or rows < self.min_rows:
-            ctx.notes.append(f"{rows} labelled rows, fewer than {self.min_rows}")
-            return None
-        value = performance["metrics"].get(self.metric)
-        if value is None or value >= self.below:
-            return None
-        return Firing(
-            f"{report.model}:{report.version}:{_period(ctx)}",
-            f"{report.model}:{report.version} live {self.metric} = {value:.3g} < {self.below} "
-            f"on {performance['rows']} labelled rows",
-        )
+
+        def evaluate(ref: str, warnings: list[str]) -> Firing | None:
+            from conveyor.monitoring.monitor import EmptyWindowError, performance
+
+            try:
+                report = performance(
+                    ref, window=count, window_in_seconds=seconds, ws=ctx.workspace, now=ctx.now
+                )
+            except EmptyWindowError as err:  # no live rows yet: a note, not a fault
+                ctx.notes.append(str(err))
+                return None
+            found = report.performance
+            rows = 0 if found is None else found["rows"]
+            if found is None or rows < self.min_rows:
+                ctx.notes.append(f"{rows} labelled rows, fewer than {self.min_rows}")
+                return None
+            value = found["metrics"].get(self.metric)
+            if value is None:
+                ctx.notes.append(f"{ref} has no live {self.metric} (a {_task(found)} model)")
+                return None
+            sign, line = self._line
+            if (value >= line) if sign == "<" else (value <= line):
+                return None
+            return Firing(
+                _event_key(
+                    report.model, report.version, report.window["newest"], found["newest_label"]
+                ),
+                f"{report.model}:{report.version} live {self.metric} = {value:.3g} {sign} {line} "
+                f"on {found['rows']} labelled rows it served",
+            )
+
+        return _evaluated(ctx, self.model, None, evaluate, ("predictions", "feedback"))
 
     def describe(self) -> str:
-        return f"{self.model} live {self.metric} < {self.below}"
+        sign = "<" if self.above is None else ">"
+        line = self.below if self.above is None else self.above
+        return f"{self.model} live {self.metric} {sign} {line}"
+
+
+def _task(performance: dict[str, Any]) -> str:
+    return "classification" if "accuracy" in performance["metrics"] else "regression"
 
 
 def _window(text: str | None) -> tuple[float | None, bool]:

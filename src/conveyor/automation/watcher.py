@@ -7,6 +7,20 @@ ordinary recorded run — its own gate decides whether the model it trains is pr
 promotion moves the alias that `conveyor serve` follows. When the watcher restarts it adopts the
 runs still going, finishes the records of those that ended, and starts firings it had claimed but
 not yet launched.
+
+The steps of a firing, and what a restart does after a crash between two of them:
+
+    claim (status started) ─ a baseline: marked skipped          → a baseline is marked skipped
+    host recorded ─ `conveyor run` started ─ its pid recorded    → a run going is adopted (found
+                                                                   by the parameters file in its
+                                                                   command line), one that ended
+                                                                   is recorded from its output;
+                                                                   only a firing never launched
+                                                                   is launched
+    the run ends ─ its outcome recorded                           → recorded from its output
+
+What each check found wrong (an error, or warnings such as a column gone from the live data) is
+said once and kept in the trigger's `CheckJournal`.
 """
 
 from __future__ import annotations
@@ -24,7 +38,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from conveyor.automation.triggers import CheckContext, Trigger
+from conveyor.automation.journal import CheckJournal
+from conveyor.automation.triggers import BASELINE, CheckContext, Trigger
 from conveyor.exceptions import ConveyorError
 from conveyor.metadata.trigger_store import TriggerEvent, TriggerStore
 from conveyor.workspace import Workspace, open_workspace
@@ -63,8 +78,10 @@ class Watcher:
         self._children: list[_Child] = []
         self._next_check: dict[str, float] = {}
         self._notes: dict[str, list[str]] = {}
+        self._state: dict[str, dict[str, Any]] = {}  # each trigger's CheckContext.state
         self._waiting: set[str] = set()  # held back by max_runs at their last check
         self._logs = self.ws.settings.home / "triggers"
+        self.journal = CheckJournal(self._logs)
         names = [t.name for t in triggers]
         for trigger in triggers:
             problem = self._problem(trigger, names)
@@ -104,6 +121,8 @@ class Watcher:
         the runs it started (they are recorded either way)."""
         stop = stop or threading.Event()
         deadline = None if duration is None else time.monotonic() + duration
+        for name, problem in self.faulty.items():  # not watched: kept for `triggers list`
+            self.journal.record(name, time.time(), problem, [])
         self.recover()
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             self.tick()
@@ -151,24 +170,32 @@ class Watcher:
             last_fired_at=fired.fired_at if fired else None,
             cooldown_s=trigger.cooldown_s,
             workspace=self.ws,
+            state=self._state.setdefault(trigger.name, {}),
         )
         try:
             firing = trigger.condition.check(ctx)
-        except Exception as err:  # a broken trigger is reported; the others go on
+        except Exception as err:  # a broken trigger is reported and recorded; the others go on
             message = f"{type(err).__name__}: {err}"
             if self.faulty.get(trigger.name) != message:
                 self.echo(f"trigger {trigger.name!r} failed its check: {message}")
             self.faulty[trigger.name] = message
+            self.journal.record(trigger.name, now, message, [])
             return None
         self.faulty.pop(trigger.name, None)
+        if self.journal.record(trigger.name, now, None, ctx.warnings) is not None:
+            for warning in ctx.warnings:  # said once, when they change
+                self.echo(f"trigger {trigger.name!r}: warning: {warning}")
         if ctx.notes != self._notes.get(trigger.name):  # said once, not at every check
             for note in ctx.notes:
                 self.echo(f"trigger {trigger.name!r}: {note}")
         self._notes[trigger.name] = ctx.notes
         if firing is None:
             return None
+        reason = firing.reason
+        if firing.baseline and not reason.startswith(BASELINE):
+            reason = BASELINE + reason  # how a restart tells a baseline that a crash left started
         event = self.store.claim(
-            trigger.name, firing.key, firing.reason, trigger.pipeline, dict(trigger.params)
+            trigger.name, firing.key, reason, trigger.pipeline, dict(trigger.params)
         )
         if event is None:
             return None  # this event already fired (a duplicate, or before a restart)
@@ -184,12 +211,19 @@ class Watcher:
 
     # -- runs --------------------------------------------------------------------------------------
 
+    def _params_file(self, event: TriggerEvent) -> Path:
+        """The run's parameters; its path in the run's command line names the firing."""
+        return self._logs / f"{event.id}.params.json"
+
     def _launch(self, event: TriggerEvent, trigger: str) -> None:
         self._logs.mkdir(parents=True, exist_ok=True)
-        params = self._logs / f"{event.id}.params.json"
+        params = self._params_file(event)
         params.write_text(json.dumps(event.params))
         out = self._logs / f"{event.id}.json"
         command = [*_conveyor(), "run", event.pipeline or "", "--params", str(params), "--json"]
+        # A host and no pid: launched, maybe. A restart then looks for the process before
+        # launching again (see recover).
+        self.store.update(event.id, host=self.host)
         with open(out, "wb") as stdout, open(self._logs / f"{event.id}.log", "wb") as stderr:
             process = subprocess.Popen(  # a session of its own: Ctrl-C stops the watcher only
                 command,
@@ -218,13 +252,29 @@ class Watcher:
         self.echo(f"trigger {event.trigger!r}: run {run_id[:12] if run_id else '?'} {status}")
 
     def _outcome(self, event: TriggerEvent, out: Path) -> tuple[str | None, str | None]:
-        try:
-            result = json.loads(out.read_text())
-            return result.get("run_id"), result.get("status")
-        except (OSError, ValueError, AttributeError):
-            pass
+        found = _printed(out)
+        if found is not None:
+            return found
         run = self._run_of(event)
         return (run.id, _ended(run.status)) if run is not None else (None, None)
+
+    def _launched(self, event: TriggerEvent) -> int | None:
+        """The pid of a live `conveyor run` of this firing (its command line names the firing's
+        parameters file), or None. Linux: read from /proc; elsewhere always None."""
+        marker = str(self._params_file(event)).encode()
+        proc = Path("/proc")
+        if not proc.is_dir():
+            return None
+        for entry in proc.iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if marker in argv and _alive(int(entry.name)):
+                return int(entry.name)
+        return None
 
     def _run_of(self, event: TriggerEvent) -> Any:
         """The run a firing's process started, found by its pid (after a watcher restart)."""
@@ -238,11 +288,15 @@ class Watcher:
     def recover(self) -> None:
         """After a restart: adopt live runs, record ended ones, launch claimed-but-unlaunched."""
         for event in self.store.unfinished():
-            if event.pid is None:
+            if event.pid is None and event.reason.startswith(BASELINE):
+                self.store.update(event.id, status="skipped", finished_at=time.time())
+            elif event.pid is None and event.host not in (None, self.host):
                 self.echo(
-                    f"trigger {event.trigger!r}: launching the firing claimed before a restart"
+                    f"trigger {event.trigger!r}: the firing {event.id} was being launched on "
+                    f"{event.host}; a watcher there records it"
                 )
-                self._launch(event, event.trigger)
+            elif event.pid is None:
+                self._relaunch(event)
             elif event.host == self.host and _alive(event.pid):
                 self._children.append(
                     _Child(
@@ -251,6 +305,34 @@ class Watcher:
                 )
             else:
                 self._finish(event, self._logs / f"{event.id}.json", None)
+
+    def _relaunch(self, event: TriggerEvent) -> None:
+        """A firing claimed, perhaps launched, whose pid was never recorded: adopt its run if
+        one is going, record it if it ended, launch it only if it never started."""
+        out = self._logs / f"{event.id}.json"
+        if event.host == self.host:
+            pid = self._launched(event)
+            if pid is not None:
+                self.store.update(event.id, pid=pid)
+                self.echo(f"trigger {event.trigger!r}: adopting the run launched before a restart")
+                adopted = dataclasses.replace(event, pid=pid)
+                child = _Child(adopted, event.trigger, _Adopted(pid), out)  # type: ignore[arg-type]
+                self._children.append(child)
+                return
+            if _printed(out) is not None:
+                self._finish(event, out, None)
+                return
+        self.echo(f"trigger {event.trigger!r}: launching the firing claimed before a restart")
+        self._launch(event, event.trigger)
+
+
+def _printed(out: Path) -> tuple[str | None, str | None] | None:
+    """The run id and status a finished `conveyor run --json` printed, or None."""
+    try:
+        result = json.loads(out.read_text())
+        return result.get("run_id"), result.get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 class _Adopted:

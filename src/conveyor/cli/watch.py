@@ -76,9 +76,11 @@ def list_triggers(
 
         triggers, errors = _triggers(files)
         watcher = Watcher(triggers)
+        checked = watcher.journal.current()
         rows = []
         for trigger in triggers:
             last = watcher.store.last(trigger.name)
+            seen = checked.get(trigger.name, {})
             rows.append(
                 {
                     "name": trigger.name,
@@ -87,7 +89,10 @@ def list_triggers(
                     "params": dict(trigger.params),
                     "cooldown_s": trigger.cooldown_s,
                     "max_concurrent": trigger.max_concurrent,
-                    "error": watcher.faulty.get(trigger.name),
+                    # what is wrong with it now, else what its last check failed on
+                    "error": watcher.faulty.get(trigger.name) or seen.get("error"),
+                    "warnings": seen.get("warnings", []),
+                    "problems_since": seen.get("at"),
                     "last": dataclasses.asdict(last) if last else None,
                 }
             )
@@ -101,14 +106,17 @@ def list_triggers(
         table.add_column(column)
     for row in rows:
         last = row["last"]
+        status = last["status"] if last else "-"
+        if row["error"]:
+            status = f"[red]faulty: {escape(row['error'])}[/]"
+        elif row["warnings"]:
+            status += "".join(f"\n[yellow]warning: {escape(w)}[/]" for w in row["warnings"])
         table.add_row(
             escape(row["name"]),
             escape(row["when"]),
             escape(row["pipeline"]),
             when(last["fired_at"]) if last else "-",
-            f"[red]faulty: {escape(row['error'])}[/]"
-            if row["error"]
-            else (last["status"] if last else "-"),
+            status,
         )
     out.print(table)
     for message in errors:
@@ -121,29 +129,54 @@ def history(
     limit: Annotated[int, typer.Option(min=1, help="Newest first, at most this many.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Every firing: when, why, which run it started and how that run ended."""
+    """Every firing — when, why, which run it started and how that run ended — and every change
+    of a trigger's problems (a check that failed, warnings about the live data).
+
+    In --json, each entry has a `kind`: "firing" (the recorded event's fields) or "check"
+    (`error` and `warnings` from then on; both empty: the problems ended), and a time `at`.
+    """
     with reported_errors():
+        from conveyor.automation.journal import CheckJournal
         from conveyor.metadata.trigger_store import TriggerStore
         from conveyor.workspace import open_workspace
 
-        events = TriggerStore(open_workspace().metadata).history(trigger, limit)
+        ws = open_workspace()
+        events = TriggerStore(ws.metadata).history(trigger, limit)
+        checks = CheckJournal(ws.settings.home / "triggers").entries(trigger, limit)
+    entries = [{"kind": "firing", "at": e.fired_at, **dataclasses.asdict(e)} for e in events]
+    entries += [{"kind": "check", **entry} for entry in checks]
+    entries.sort(key=lambda e: e["at"] or 0.0, reverse=True)
+    entries = entries[:limit]
     if as_json:
-        print_json([dataclasses.asdict(e) for e in events])
+        print_json(entries)
         return
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
     for column in ("fired", "trigger", "status", "run", "reason"):
         table.add_column(column)
-    for event in events:
+    for entry in entries:
+        if entry["kind"] == "check":
+            status, reason = _problems(entry)
+            table.add_row(when(entry["at"]), escape(entry["trigger"]), status, "-", reason)
+            continue
         table.add_row(
-            when(event.fired_at),
-            escape(event.trigger),
-            event.status,
-            event.run_id[:12] if event.run_id else "-",
-            escape(event.reason),
+            when(entry["at"]),
+            escape(entry["trigger"]),
+            entry["status"],
+            entry["run_id"][:12] if entry["run_id"] else "-",
+            escape(entry["reason"]),
         )
     out.print(table)
+
+
+def _problems(entry: dict[str, Any]) -> tuple[str, str]:
+    """A check entry's status and text in `triggers history`."""
+    if entry["error"]:
+        return "[red]error[/]", f"[red]{escape(entry['error'])}[/]"
+    if entry["warnings"]:
+        return "[yellow]warning[/]", escape("; ".join(entry["warnings"]))
+    return "ok", "problems ended: the check passed"
 
 
 def demo(

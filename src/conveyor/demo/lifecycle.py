@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -150,6 +151,27 @@ class _Demo:
         frame["body_mass_g"] = (frame["body_mass_g"] * 1.25).round()
         frame.to_csv(target, index=False)
 
+    def steady_traffic(self, rows: list[dict[str, Any]], stop: threading.Event) -> dict[str, Any]:
+        """Send one-row predictions until `stop` is set; count what was answered, by which
+        version, and what failed (an error answer or a refused connection)."""
+        rng = random.Random(0)
+        seen: dict[str, Any] = {"sent": 0, "failed": 0, "versions": {}, "errors": []}
+        while not stop.is_set():
+            row = rng.choice(rows)
+            seen["sent"] += 1
+            try:
+                answer = self.request(
+                    "POST", "/predict", {"instances": [{k: row[k] for k in FEATURES}]}
+                )
+            except (OSError, RuntimeError, ValueError) as error:
+                seen["failed"] += 1
+                seen["errors"] = [*seen["errors"], str(error)][-3:]
+                continue
+            version = answer["model"]["version"]
+            seen["versions"][version] = seen["versions"].get(version, 0) + 1
+            time.sleep(0.05)  # a steady trickle; the retraining shares the machine
+        return seen
+
     def traffic(self, rows: list[dict[str, Any]], count: int, labels: bool) -> tuple[int, int]:
         """Send `count` one-row predictions (and their true labels); return (answered, correct)."""
         rng = random.Random(count)
@@ -227,23 +249,45 @@ class _Demo:
         self.say(f"fired: {event['reason']}")
 
         self.stage(7, "the retraining run's own gate compares the candidate with production")
-        event = self.wait_for("the retraining run", lambda: self.firing(finished=True), 180)
-        decision = self.gate_of(event["run_id"])
-        self.say(f"run {event['run_id'][:12]} {event['status']}")
-        for reason in decision.get("reasons", []):
-            self.say(f"gate: {reason}")
-
-        self.stage(8, "promotion moves the alias; the server swaps models without a pause")
-        swapped = self.wait_for(
-            "the swap",
-            lambda: self.request("GET", "/metadata")["version"] > production["version"],
-            30,
+        self.say("meanwhile, traffic goes on: one request after another, through the swap")
+        stop = threading.Event()
+        during: dict[str, Any] = {}
+        sender = threading.Thread(
+            target=lambda: during.update(self.steady_traffic(self.rows(fresh), stop)),
+            name="demo-traffic",
+            daemon=True,
         )
+        sender.start()
+        try:
+            event = self.wait_for("the retraining run", lambda: self.firing(finished=True), 180)
+            decision = self.gate_of(event["run_id"])
+            self.say(f"run {event['run_id'][:12]} {event['status']}")
+            for reason in decision.get("reasons", []):
+                self.say(f"gate: {reason}")
+
+            self.stage(8, "promotion moves the alias; the server swaps models without a pause")
+            self.wait_for(
+                "the swap",
+                lambda: self.request("GET", "/metadata")["version"] > production["version"],
+                30,
+            )
+            time.sleep(1.0)  # requests after the swap, too
+        finally:
+            stop.set()
+            sender.join(timeout=30)
+        versions = ", ".join(
+            f"{n} by penguins:{v}" for v, n in sorted(during.get("versions", {}).items())
+        )
+        self.say(
+            f"{during.get('sent', 0)} requests while it retrained and swapped: {versions}; "
+            f"{during.get('failed', 0)} failed"
+        )
+        for error in during.get("errors", []):
+            self.say(f"failed: {error}")
         meta = self.request("GET", "/metadata")
         answered, correct = self.traffic(self.rows(fresh), 100, False)
         version = meta["version"]
         self.say(f"now serving penguins:{version}: {correct / answered:.1%} correct on the colony")
-        del swapped
 
         self.stage(9, "the drift report")
         report = self.folder / "drift-report.html"
@@ -257,7 +301,7 @@ class _Demo:
     def firing(self, finished: bool = False) -> dict[str, Any] | None:
         history = json.loads(self.conveyor("triggers", "history", "--json").stdout)
         for event in history:
-            if event["status"] == "skipped":
+            if event["kind"] != "firing" or event["status"] == "skipped":
                 continue
             if not finished or event["status"] in ("succeeded", "failed"):
                 return event

@@ -9,7 +9,8 @@ p-values call every trivial shift significant. The test must still find the chan
 (p < 0.01): in small windows the effect sizes are noise — the JS distance of a 50-value feature
 exceeds 0.1 in most 1,000-row samples of its own reference, PSI in half of 50-row ones — and the
 p-value is what tells noise from change there. The dataset drifts when at least `share` of its
-features do.
+features do; a feature that cannot be compared — gone from the live data, or without a usable value
+in it — counts as drifted: nothing vouches for it (`lost_features` lists them).
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["DriftThresholds", "FeatureDrift", "categorical_drift", "dataset_drift", "numeric_drift"]
+__all__ = [
+    "DriftThresholds",
+    "FeatureDrift",
+    "binned_drift",
+    "categorical_drift",
+    "dataset_drift",
+    "numeric_drift",
+]
 
 _EPS = 1e-4  # floor of a bin's share, so empty bins do not make PSI infinite
 
@@ -150,6 +158,62 @@ def categorical_drift(
     )
 
 
+def binned_drift(
+    name: str,
+    edges: Sequence[float],
+    reference: Sequence[int],
+    current: np.ndarray,
+    thresholds: DriftThresholds,
+) -> FeatureDrift:
+    """PSI and chi-squared of numeric values against a reference kept only as a histogram.
+
+    For a regression model's predictions, whose reference is the histogram captured at
+    registration: the current values are binned on its edges, plus a bin below and one above when
+    values fall outside them (their edges are the current extremes). The verdict is PSI's line, and
+    the chi-squared test of the two binned samples must reject (there are no raw values for KS).
+    """
+    import numpy as np
+    from scipy import stats
+
+    cur = current[~np.isnan(current)]
+    ref_counts = np.asarray(reference, dtype=float)
+    if not len(cur) or not ref_counts.sum() or len(edges) < 2:
+        return FeatureDrift(name, "numeric", False, {}, int(ref_counts.sum()), len(cur), {})
+    inner = np.asarray(edges[1:-1], dtype=float)
+    cur_counts = np.bincount(
+        np.searchsorted(inner, cur, side="right"), minlength=len(ref_counts)
+    ).astype(float)
+    lows, highs = cur < edges[0], cur > edges[-1]
+    cur_counts[0] -= lows.sum()
+    cur_counts[-1] -= highs.sum()
+    bounds = list(edges)
+    if lows.any():  # outside the reference's range: a bin of its own, empty in the reference
+        bounds.insert(0, float(cur.min()))
+        ref_counts, cur_counts = np.r_[0.0, ref_counts], np.r_[float(lows.sum()), cur_counts]
+    if highs.any():
+        bounds.append(float(cur.max()))
+        ref_counts, cur_counts = np.r_[ref_counts, 0.0], np.r_[cur_counts, float(highs.sum())]
+    p, q = _shares(ref_counts), _shares(cur_counts)
+    values = {"psi": float(np.sum((q - p) * np.log(q / p)))}
+    used = (ref_counts + cur_counts) > 0
+    if used.sum() > 1:
+        chi2 = stats.chi2_contingency(np.vstack([ref_counts[used], cur_counts[used]]))
+        values |= {"chi2": float(chi2.statistic), "chi2_pvalue": float(chi2.pvalue)}
+    return FeatureDrift(
+        name,
+        "numeric",
+        values["psi"] >= thresholds.psi and values.get("chi2_pvalue", 1.0) < thresholds.pvalue,
+        values,
+        int(ref_counts.sum()),
+        len(cur),
+        {
+            "edges": [float(e) for e in bounds],
+            "reference": (ref_counts / ref_counts.sum()).tolist(),
+            "current": (cur_counts / cur_counts.sum()).tolist(),
+        },
+    )
+
+
 def counts(series: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in series.value_counts(dropna=True).items()}
 
@@ -160,8 +224,20 @@ def dataset_drift(
     features: Sequence[str],
     categorical: Sequence[str] = (),
     thresholds: DriftThresholds | None = None,
+    vanished: Sequence[str] = (),
 ) -> tuple[list[FeatureDrift], dict[str, Any]]:
-    """Drift of each feature and the dataset verdict `{"share", "drifted", "features"}`."""
+    """Drift of each feature and the dataset verdict.
+
+    Args:
+        features: the features to compare (present in both frames).
+        vanished: features of the reference missing from `current`: not compared, and counted as
+            lost.
+
+    Returns:
+        The per-feature results, and `{"share", "drifted", "features", "compared",
+        "drifted_features", "lost_features"}`: `share` is (drifted + lost) / features, where a
+        lost feature is a vanished one or one without a usable value on either side.
+    """
     import pandas as pd
 
     thresholds = thresholds or DriftThresholds()
@@ -176,11 +252,15 @@ def dataset_drift(
             )
         else:
             results.append(categorical_drift(name, counts(ref), counts(cur), thresholds))
-    drifted = sum(r.drifted for r in results)
-    share = drifted / len(results) if results else 0.0
+    drifted = [r.feature for r in results if r.drifted]
+    lost = [*vanished, *(r.feature for r in results if not r.statistics)]
+    total = len(results) + len(vanished)
+    share = (len(drifted) + len(lost)) / total if total else 0.0
     return results, {
         "share": share,
-        "drifted": share >= thresholds.share and drifted > 0,
-        "features": len(results),
-        "drifted_features": [r.feature for r in results if r.drifted],
+        "drifted": share >= thresholds.share and share > 0,
+        "features": total,
+        "compared": total - len(lost),
+        "drifted_features": drifted,
+        "lost_features": lost,
     }

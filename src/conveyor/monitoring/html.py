@@ -1,8 +1,10 @@
 """A self-contained HTML monitoring report: no scripts, no network, plots as inline SVG.
 
 For each drifted feature (or every feature with `all_features`): the reference and current
-distributions side by side; then the drift share and each metric over time from the stored
-series. One file that opens offline and can be attached to a ticket.
+distributions side by side; then, from the stored series of the version the report evaluated, the
+drift share over time (against the share threshold the verdict used) and each live performance
+metric over time (against the value it was registered with). One file that opens offline and can be
+attached to a ticket.
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ def _bars(labels: Sequence[str], reference: Sequence[float], current: Sequence[f
     )
 
 
-def _line(points: Sequence[tuple[float, float]], threshold: float | None = None) -> str:
+def _line(
+    points: Sequence[tuple[float, float]], threshold: float | None = None, label: str = "threshold"
+) -> str:
     width, height, pad = 520, 160, 28
     if not points:
         return "<p>no history yet</p>"
@@ -63,12 +67,13 @@ def _line(points: Sequence[tuple[float, float]], threshold: float | None = None)
     ys = [p[1] for p in points]
     x0, x1 = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
     y1 = max([*ys, threshold or 0, 1e-9])
+    y0 = min([*ys, threshold if threshold is not None else 0.0, 0.0])
 
     def sx(x: float) -> float:
         return pad + (width - 2 * pad) * (x - x0) / (x1 - x0)
 
     def sy(y: float) -> float:
-        return height - pad - (height - 2 * pad) * y / y1
+        return height - pad - (height - 2 * pad) * (y - y0) / (y1 - y0)
 
     path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in points)
     dots = "".join(
@@ -79,6 +84,8 @@ def _line(points: Sequence[tuple[float, float]], threshold: float | None = None)
         line = (
             f'<line x1="{pad}" x2="{width - pad}" y1="{sy(threshold):.1f}" '
             f'y2="{sy(threshold):.1f}" stroke="#b3261e" stroke-dasharray="4 3"/>'
+            f'<text x="{width - pad}" y="{sy(threshold) - 3:.1f}" font-size="10" '
+            f'text-anchor="end" fill="#b3261e">{html.escape(label)} {threshold:.3g}</text>'
         )
     return (
         f'<svg width="{width}" height="{height}" role="img">{line}'
@@ -113,34 +120,62 @@ def _feature_card(feature: dict[str, Any]) -> str:
     )
 
 
+def _over_time(report: dict[str, Any], history: Sequence[MonitorResult]) -> str:
+    """The drift share and each performance metric over time, of the report's version only."""
+    mine = [r for r in history if r.version == report["version"] and r.feature is None]
+    share = [
+        (r.at, r.value or 0.0) for r in mine if r.kind == "drift" and r.metric == "drift_share"
+    ]
+    line = (report.get("thresholds") or {}).get("share", 0.5)
+    parts = [f"<h2>Drift share over time</h2>{_line(share, line, 'dataset drift at')}"]
+    registered = (report.get("performance") or {}).get("registered") or {}
+    metrics = sorted({r.metric for r in mine if r.kind == "performance"})
+    for metric in metrics:
+        points = [
+            (r.at, r.value)
+            for r in mine
+            if r.kind == "performance" and r.metric == metric and r.value is not None
+        ]
+        base = registered.get(metric)
+        base = base if isinstance(base, (int, float)) else None
+        parts.append(
+            f"<h2>Live {html.escape(metric)} over time</h2>{_line(points, base, 'registered')}"
+        )
+    return "".join(parts)
+
+
 def render(
     report: dict[str, Any], history: Sequence[MonitorResult], all_features: bool = False
 ) -> str:
-    """The report page for one evaluation (`MonitorReport.to_json()`) and its history."""
+    """The report page for one evaluation (`MonitorReport.to_json()`) and its history (the stored
+    results of the model; those of other versions are left out)."""
     drift = report["drift"]
     window = report["window"]
     shown = [f for f in report["features"] if f["drifted"] or all_features]
     rows = "".join(
         f"<tr><td>{html.escape(f['feature'])}</td><td>{f['kind']}</td><td>"
         + ", ".join(f"{k}={v:.3g}" for k, v in f["statistics"].items())
-        + f'</td><td class="{"bad" if f["drifted"] else "ok"}">'
+        + f'</td><td class="{"ok" if f["statistics"] and not f["drifted"] else "bad"}">'
         + ("drifted" if f["drifted"] else "ok" if f["statistics"] else "not compared")
         + "</td></tr>"
         for f in report["features"]
+    )
+    compared = {f["feature"] for f in report["features"]}
+    rows += "".join(
+        f'<tr><td>{html.escape(name)}</td><td>-</td><td></td><td class="bad">missing</td></tr>'
+        for name in drift.get("lost_features") or []
+        if name not in compared
     )
     quality = "".join(
         f"<tr><td>{html.escape(name)}</td><td>{html.escape(_quality_text(entry))}</td></tr>"
         for name, entry in report["quality"].items()
     )
-    share = [
-        (r.at, r.value or 0.0) for r in history if r.metric == "drift_share" and r.feature is None
-    ]
     perf = report.get("performance")
     perf_html = "<p>No feedback labels in this window yet.</p>"
     if perf:
         cells = "".join(
             f"<tr><td>{k}</td><td>{v:.4g}</td>"
-            f"<td>registered {perf['registered'].get(k, float('nan')):.4g}</td></tr>"
+            f"<td>registered {_value(perf['registered'].get(k))}</td></tr>"
             for k, v in perf["metrics"].items()
         )
         perf_html = f"<table>{cells}</table><p>{perf['rows']} labelled rows.</p>"
@@ -148,12 +183,18 @@ def render(
     pred_html = (
         _feature_card(prediction) if prediction else "<p>No prediction distribution to compare.</p>"
     )
-    verdict = "DRIFT" if drift["drifted"] else "no dataset drift"
+    status = report.get("status", "drift" if drift["drifted"] else "ok")
+    verdict = {"drift": "DRIFT", "lost_features": "FEATURES LOST"}.get(status, "no dataset drift")
     name = f"{html.escape(report['model'])}:{report['version']}"
-    css_class = "bad" if drift["drifted"] else "ok"
+    css_class = "ok" if status == "ok" else "bad"
+    lost = drift.get("lost_features") or []
+    served = f" served by {html.escape(window['served_by'])}" if window.get("served_by") else ""
+    span = f" ({html.escape(window['span'])})" if window.get("span") else ""
     summary = (
-        f"{drift['share']:.0%} of {drift['features']} features drifted · {window['rows']} rows "
-        f"from the {html.escape(str(window['source']))} · evaluated {time.ctime(report['at'])}"
+        f"{drift['share']:.0%} of {drift['features']} features drifted"
+        + (f" or lost ({len(lost)} lost: {html.escape(', '.join(lost))})" if lost else "")
+        + f" · {window['rows']} rows{served} from the {html.escape(str(window['source']))}{span}"
+        + f" · evaluated {time.ctime(report['at'])}"
     )
     warnings = "".join(f'<p class="bad">{html.escape(w)}</p>' for w in report["warnings"])
     cards = "".join(_feature_card(f) for f in shown) or "<p>None.</p>"
@@ -167,7 +208,7 @@ def render(
 <h1>{name} — <span class="{css_class}">{verdict}</span></h1>
 <p>{summary}</p>{warnings}
 <h2>Drifted features: reference vs current</h2>{legend}<div class="grid">{cards}</div>
-<h2>Drift share over time</h2>{_line(share, 0.5)}
+{_over_time(report, history)}
 <h2>All features</h2><table>{header}{rows}</table>
 <h2>Predictions</h2>{pred_html}
 <h2>Data quality</h2><table>{quality}</table>
@@ -176,9 +217,13 @@ def render(
 """
 
 
+def _value(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, (int, float)) else "-"
+
+
 def _quality_text(entry: dict[str, Any]) -> str:
     if entry.get("missing_column"):
-        return "column missing from the live data"
+        return "column missing from the live data: not compared, counted as drifted"
     parts = [
         f"missing {entry['missing_rate']:.1%} (reference {entry['reference_missing_rate']:.1%})"
     ]
@@ -188,4 +233,6 @@ def _quality_text(entry: dict[str, Any]) -> str:
         parts.append(f"{entry['not_numeric']} values that are not numbers")
     if entry.get("new_categories"):
         parts.append(f"new categories {entry['new_categories']}")
+    if entry.get("not_compared"):
+        parts.append("no usable value: not compared, counted as drifted")
     return "; ".join(parts)
