@@ -432,7 +432,11 @@ def _rows(report: MonitorReport) -> list[MonitorResult]:
     rows = []
     if report.drift is not None:
         drift = report.drift
-        rows.append(row("drift", None, "drift_share", drift["share"], drift["drifted"]))
+        share = row("drift", None, "drift_share", drift["share"], drift["drifted"])
+        # the thresholds it was judged by, for plots that draw the line where it really was
+        rows.append(
+            dataclasses.replace(share, details=json.dumps({"thresholds": report.thresholds}))
+        )
     for feature in report.features:
         for metric, value in feature["statistics"].items():
             rows.append(row("drift", feature["feature"], metric, value, feature["drifted"]))
