@@ -164,3 +164,48 @@ def test_a_live_run_says_which_steps_are_running(project: Path, workspace: Works
     worker.join()
     assert ("_slow_count",) in seen  # while it slept
     assert meta.get_run(result[0].id).running == []  # cleared when the run ended
+
+
+@cv.step
+def _pair() -> list:
+    return [1, 2]
+
+
+@cv.step
+def _nap(x: int) -> int:
+    import time
+
+    time.sleep(0.05)
+    return x
+
+
+@cv.step
+def _slow_len(values: list) -> int:
+    import time
+
+    time.sleep(0.05)
+    return len(values)
+
+
+@cv.step
+def _recorded_so_far(values: list) -> list:
+    """The steps of this run the metadata store holds when this step runs."""
+    from conveyor.core.context import current_step
+    from conveyor.workspace import open_workspace
+
+    run_id = current_step().run_id
+    return sorted(s.name for s in open_workspace().metadata.step_runs(run_id))
+
+
+@cv.pipeline
+def _siblings():
+    pair = _pair()
+    return [_nap.map(pair), _slow_len(pair), _recorded_so_far(pair)]
+
+
+def test_a_finished_step_is_recorded_before_its_siblings_run(project: Path) -> None:
+    """Steps that become ready together run one after another in this thread; each one's record
+    is written before the next starts, not once all of them have run (a live view shows them
+    finished, and a crash loses none of them)."""
+    run = _siblings.run()
+    assert run.output("output_2") == ["_nap", "_nap[0]", "_nap[1]", "_pair", "_slow_len"]

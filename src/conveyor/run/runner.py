@@ -297,6 +297,9 @@ class Runner:
                 future = self._start(node)
                 if future is None:
                     completed(name)
+                elif future.done():  # ran in this thread: record it before starting the next
+                    self._finish(node, future.result())
+                    completed(name)
                 else:
                     pending[future] = name
             if not pending:
