@@ -498,3 +498,24 @@ def test_pipeline_name_and_identity() -> None:
     assert twice.name == "twice"
     assert twice.__doc__ == twice.fn.__doc__
     assert cv.pipeline(twice.fn) == twice
+
+
+def test_an_error_in_the_pipeline_body_names_the_pipeline_and_the_line() -> None:
+    @cv.step
+    def one(x: int) -> int:
+        return x
+
+    @cv.pipeline
+    def picky(kind: str = "a"):
+        if kind != "a":
+            raise ValueError(f"kind must be 'a', got {kind!r}")
+        return one(1)
+
+    with pytest.raises(GraphError) as caught:
+        picky.trace(kind="b")
+    message = str(caught.value)
+    assert message.startswith(
+        "pipeline 'picky' raised while its graph was built (test_pipeline.py:"
+    )
+    assert message.endswith("ValueError: kind must be 'a', got 'b'")
+    assert isinstance(caught.value.__cause__, ValueError)  # kept for Python callers

@@ -187,6 +187,10 @@ def test_failure_exit_code_message_and_resume_through_cache(cli: Cli) -> None:
         (["run", "wrong_output.py:wrong"], "has no output 'trian'"),
         (["run", "required.py:required"], "missing required parameter(s) ['path']"),
         (["run", "bad_literal.py:bad"], "step 'scale' argument 'factor': expected float"),
+        (
+            ["run", "bad_literal.py:picky", "-p", "kind=z"],
+            "picky' raised while its graph was built",
+        ),
         (["runs", "show", "ffffffffff"], "no run with id"),
         (["artifacts", "show", "00000000"], "no artifact with id"),
     ],
@@ -239,6 +243,12 @@ def test_bad_input_exits_2_with_a_message_naming_what_is_wrong(
         @cv.pipeline
         def bad():
             return scale(1, factor="lots")
+
+        @cv.pipeline
+        def picky(kind: str = "a"):
+            if kind != "a":
+                raise ValueError("kind must be 'a'")
+            return scale(1, factor=2.0)
         """,
     )
     proc = cli(*args, check=2)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from conveyor.core import _tracing
 from conveyor.core.coerce import CoercionError, coerce, type_hints
 from conveyor.core.graph import Graph, Ref
-from conveyor.exceptions import DefinitionError, GraphError, ParameterError
+from conveyor.exceptions import ConveyorError, DefinitionError, GraphError, ParameterError
 
 if TYPE_CHECKING:
     from conveyor.run.views import Run
@@ -79,7 +80,15 @@ class Pipeline:
         checked = self.check_params(params)
         tracer = _tracing.Tracer()
         with _tracing.tracing(tracer):
-            returned = self.fn(**checked)
+            try:
+                returned = self.fn(**checked)
+            except ConveyorError:
+                raise
+            except Exception as err:  # the pipeline's own code refused these parameters
+                raise GraphError(
+                    f"pipeline {self.name!r} raised while its graph was built{_where(err)}: "
+                    f"{type(err).__name__}: {err}"
+                ) from err
         outputs = _outputs(returned, self.name)
         if not tracer.nodes:
             raise GraphError(f"pipeline {self.name!r} calls no step")
@@ -184,3 +193,16 @@ def pipeline(
         return result
 
     return wrap(fn) if fn is not None else wrap
+
+
+def _where(err: BaseException) -> str:
+    """` (file.py:LINE)`: the innermost frame of the user's code that raised `err`."""
+    import traceback
+
+    package = str(Path(__file__).resolve().parents[1])
+    frames = [
+        f for f in traceback.extract_tb(err.__traceback__) if not f.filename.startswith(package)
+    ]
+    if not frames:
+        return ""
+    return f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})"
