@@ -191,6 +191,7 @@ def test_failure_exit_code_message_and_resume_through_cache(cli: Cli) -> None:
             ["run", "bad_literal.py:picky", "-p", "kind=z"],
             "picky' raised while its graph was built",
         ),
+        (["run", "flow.py:flow", "--run-id", "xyz"], "run id 'xyz': expected 32 hex digits"),
         (["runs", "show", "ffffffffff"], "no run with id"),
         (["artifacts", "show", "00000000"], "no artifact with id"),
     ],
@@ -255,6 +256,15 @@ def test_bad_input_exits_2_with_a_message_naming_what_is_wrong(
     assert expected in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (Path(cli.root) / ".conveyor" / "conveyor.db").exists() or args[0] != "run"
+
+
+def test_a_launcher_chooses_the_run_id_once(cli: Cli) -> None:
+    cli.write("flow.py", FLOW)
+    chosen = "0123456789abcdef0123456789abcdef"
+    assert cli.json("run", "flow.py:flow", "--run-id", chosen)["run_id"] == chosen
+    again = cli("run", "flow.py:flow", "--run-id", chosen, check=2)
+    assert f"a run with id {chosen} exists already" in again.stderr
+    assert [r["run_id"] for r in cli.json("runs", "list")] == [chosen]
 
 
 def test_runs_list_and_show(cli: Cli) -> None:

@@ -56,6 +56,14 @@ def run(
     ray_address: Annotated[
         str | None, typer.Option(help="Ray cluster: auto, or ray://host:port.")
     ] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            "--run-id",
+            help="The run's id (32 hex digits), chosen by a tool that launches runs and must "
+            "find them again; an id that exists is refused.",
+        ),
+    ] = None,
 ) -> None:
     """Run a pipeline, reusing cached steps, and record everything.
 
@@ -95,6 +103,7 @@ def run(
                 from_step=from_step,
                 to_step=to_step,
                 executor=runner,
+                run_id=run_id,
             )
     finish_run_command(result, as_json)
 

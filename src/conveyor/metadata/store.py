@@ -513,6 +513,9 @@ class MetadataStore:
             raise NotFoundError(f"run id prefix {prefix!r} is ambiguous; give more characters")
         return rows[0][0]
 
+    def has_run(self, run_id: str) -> bool:
+        return bool(self._read(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)))
+
     def get_run(self, run_id: str) -> RunRecord:
         rows = self._read(sa.select(t.runs).where(t.runs.c.id == run_id))
         if not rows:

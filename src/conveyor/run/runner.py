@@ -11,6 +11,7 @@ import collections
 import dataclasses
 import graphlib
 import inspect
+import re
 import reprlib
 import sys
 import time
@@ -26,7 +27,7 @@ from conveyor.core.context import StepContext, step_context
 from conveyor.core.fingerprint import cache_key, code_fingerprint
 from conveyor.core.graph import Collection, Graph, Input, Literal, Node, Ref
 from conveyor.core.hashing import digest, hash_value
-from conveyor.exceptions import ConveyorError, GraphError
+from conveyor.exceptions import ConveyorError, GraphError, ParameterError, RunStateError
 from conveyor.metadata.records import Reusable, RunRecord, StepFacts, StepRunRecord
 from conveyor.run.capture import live_log_path, routed_output
 from conveyor.run.environment import (
@@ -82,6 +83,7 @@ def run_pipeline(
     from_step: str | None = None,
     to_step: str | None = None,
     resume: str | None = None,
+    run_id: str | None = None,
 ) -> Run:
     """Trace `pipeline` with `params` (raising before anything runs if invalid), then run it.
 
@@ -89,10 +91,17 @@ def run_pipeline(
         from_step: run this step and everything downstream of it; upstream comes from the cache.
         to_step: run this step and what it needs, nothing downstream.
         resume: the id of a failed or interrupted run to continue (its completed steps are reused).
+        run_id: the new run's id (32 hex digits), chosen by whoever launches it so they can find
+            it again (`conveyor watch` records it before starting the run); one that exists is
+            refused.
     """
     graph = pipeline.trace(**params)
     select = _selection(graph, from_step, to_step)  # like tracing, fails before anything is stored
+    if run_id is not None and not _RUN_ID.fullmatch(run_id):
+        raise ParameterError(f"run id {run_id!r}: expected 32 hex digits (0-9, a-f)")
     workspace = open_workspace(settings)
+    if run_id is not None and workspace.metadata.has_run(run_id):
+        raise RunStateError(f"a run with id {run_id} exists already; choose another id")
     try:
         source: Path | None = Path(inspect.getsourcefile(pipeline.fn) or "")
     except TypeError:
@@ -111,6 +120,7 @@ def run_pipeline(
         options,
         observer=observer or RunObserver(),
         executor=make_executor(executor),
+        run_id=run_id,
     )
     return runner.run(source)
 
@@ -150,6 +160,7 @@ class Runner:
         *,
         observer: RunObserver,
         executor: Executor,
+        run_id: str | None = None,
     ) -> None:
         self.graph = graph
         self.ws = workspace
@@ -158,7 +169,7 @@ class Runner:
         self.trust = options.trust
         self.observer = observer
         self.executor = executor
-        self.run_id = uuid.uuid4().hex
+        self.run_id = run_id or uuid.uuid4().hex
         self._mat_digest = workspace.materializers.digest()
         self._position = {name: i for i, name in enumerate(graph.nodes)}
         self._stored: dict[_OutputKey, Stored] = {}
@@ -661,6 +672,7 @@ _FINGERPRINTS: dict[Any, str] = {}
 _LOGGED = "__logged__"
 #: Key in a step's cache-key inputs for its `cache_key_fn` result (never an argument name).
 _KEY_FN = "__cache_key_fn__"
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
 _GIT_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conveyor-git")
 
 
