@@ -240,3 +240,83 @@ def test_a_bad_name_known_only_when_register_runs_writes_nothing(workspace) -> N
         "register: name='bad name!' is not a valid model name"
     )
     assert registry_rows(workspace.settings.db) == before
+
+
+def test_a_comparison_the_baseline_cannot_make_fails_unless_skipped_and_says_so() -> None:
+    evaluation = {"task": "classification", "metrics": {"accuracy": 0.95, "log_loss": 0.9}}
+    decision = decide(evaluation, None, {"accuracy": 0.99}, compare=["log_loss"])
+    assert not decision["passed"]
+    assert decision["reasons"] == [
+        "log_loss = 0.9 vs baseline: the baseline has no log_loss (it was not computed), "
+        "no comparison: FAILED"
+    ]
+    why = {"log_loss": "DummyClassifier has no predict_proba"}
+    skipped = decide(
+        evaluation,
+        None,
+        {"accuracy": 0.99},
+        compare=["log_loss"],
+        missing_baseline="skip",
+        baseline_undefined=why,
+    )
+    assert skipped["passed"] and skipped["checks"][0]["skipped"]
+    assert skipped["reasons"] == [
+        "log_loss = 0.9 vs baseline: the baseline has no log_loss (DummyClassifier has no "
+        "predict_proba), no comparison: skipped (missing_baseline='skip')"
+    ]
+    with pytest.raises(ParameterError, match="missing_baseline='maybe' must be 'fail' or 'skip'"):
+        decide(evaluation, None, {}, missing_baseline="maybe")
+
+
+def test_a_threshold_on_an_undefined_metric_fails_naming_why() -> None:
+    evaluation = {
+        "task": "classification",
+        "metrics": {"accuracy": 0.95},
+        "undefined": {"log_loss": "the model never saw class(es) ['Emperor']"},
+    }
+    decision = decide(evaluation, {"log_loss": "<0.5"})
+    assert not decision["passed"]
+    assert decision["reasons"] == [
+        "log_loss = missing (the model never saw class(es) ['Emperor']), needs < 0.5: FAILED"
+    ]
+
+
+@cv.step
+def colonies(data: pd.DataFrame, dropped: str | None) -> pd.DataFrame:
+    data = data.dropna()
+    return (data if dropped is None else data[data["species"] != dropped]).reset_index(drop=True)
+
+
+@cv.pipeline
+def new_species(dropped: str | None = None, missing_baseline: str = "fail"):
+    data = colonies(ingest(str(PENGUINS)), dropped)
+    train_set, test_set = split(data, method="stratified", by="species")
+    model = train(train_set, target="species", estimator=GOOD, params=PARAMS, features=NUMERIC)
+    evaluation = evaluate(model, test_set, target="species")
+    decision = gate(
+        evaluation,
+        test_set,
+        model_name="penguins",
+        compare=["accuracy", "log_loss"],
+        missing_baseline=missing_baseline,
+    )
+    return register(model, evaluation, name="penguins", decision=decision)
+
+
+def test_the_gate_rescores_a_baseline_that_never_saw_a_new_class(workspace) -> None:
+    first = new_species.run(dropped="Gentoo")  # production knows two species
+    assert first.status == "succeeded", first.error
+    assert first.output()["promoted"]
+    refused = new_species.run()  # now Gentoo is in the data: production is scored on it
+    assert refused.status == "succeeded", refused.error
+    decision = refused.step("gate")
+    reasons = refused.output()["reasons"]
+    assert not refused.output()["promoted"] and decision.status == "succeeded"
+    assert reasons[0].startswith("accuracy = ") and reasons[0].endswith(": ok")
+    assert reasons[1].endswith(
+        "the baseline has no log_loss (the model never saw class(es) ['Gentoo']: it gives "
+        "them probability 0, so log loss is infinite), no comparison: FAILED"
+    )
+    skipped = new_species.run(missing_baseline="skip")
+    assert skipped.output()["promoted"], skipped.output()["reasons"]
+    assert ModelRegistry(workspace).get("penguins@production").version == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -9,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 import conveyor as cv
-from conveyor.components import ingest
+from conveyor.components import _ingest, ingest
 from conveyor.components._ingest import read_source
-from conveyor.exceptions import DataError, ParameterError
+from conveyor.exceptions import DataError, GraphError, ParameterError
 
 
 @cv.step
@@ -110,3 +111,66 @@ def test_bad_sources_name_the_problem(project: Path) -> None:
     path.touch()
     with pytest.raises(DataError, match="no such table"):
         read_source(f"sqlite:///{path}", query="SELECT * FROM missing")
+
+
+@pytest.mark.parametrize(
+    ("source", "query", "message"),
+    [
+        ("sqlite:///x.db", None, "source='sqlite:///x.db' is a database: give the SQL to run"),
+        (
+            "postgres://bob:hunter2@127.0.0.1:1/db",
+            "SELECT 1",
+            "source='postgres://bob:***@127.0.0.1:1/db': unknown database dialect; "
+            "SQLAlchemy names the dialect postgresql://, not postgres://",
+        ),
+    ],
+    ids=["sql-without-query", "postgres-scheme"],
+)
+def test_a_source_that_cannot_work_refuses_the_run_when_traced(
+    workspace, source: str, query: str | None, message: str
+) -> None:
+    with pytest.raises(GraphError, match=re.escape(f"step 'ingest': {message}")):
+        loading.run(source=source, query=query)
+    assert workspace.metadata.list_runs(limit=10) == []  # refused: no run recorded
+
+
+def test_a_postgres_url_read_directly_gets_the_same_hint() -> None:
+    with pytest.raises(DataError) as err:
+        read_source("postgres://bob:hunter2@127.0.0.1:1/db", query="SELECT 1")
+    assert "Can't load plugin" in str(err.value) and "hunter2" not in str(err.value)
+    assert str(err.value).endswith("names the dialect postgresql://, not postgres://")
+
+
+def test_a_relative_source_is_recorded_absolute_with_what_was_written(
+    penguins_csv: Path, project: Path, workspace
+) -> None:
+    run = loading.run(source="penguins.csv")  # relative to the working directory
+    params = workspace.metadata.step_params(run.id)[run.step("ingest").id]
+    assert params["source"] == str(project / "penguins.csv")
+    assert params["source_given"] == "penguins.csv"
+    absolute = loading.run(source=str(penguins_csv))
+    params = workspace.metadata.step_params(absolute.id)[absolute.step("ingest").id]
+    assert params["source"] == str(penguins_csv) and "source_given" not in params
+    sqlite = project / "p.db"
+    pd.read_csv(penguins_csv).to_sql("penguins", f"sqlite:///{sqlite}", index=False)
+    _, facts = read_source("sqlite:///p.db", query="SELECT * FROM penguins")
+    assert facts["source"] == f"sqlite:///{sqlite}" and facts["source_given"] == "sqlite:///p.db"
+
+
+def test_a_file_is_hashed_once_per_run(penguins_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hashed: list[str] = []
+    real = _ingest._file_hash
+
+    def counting(source: str) -> str:
+        hashed.append(source)
+        return real(source)
+
+    monkeypatch.setattr(_ingest, "_file_hash", counting)
+    run = loading.run(source=str(penguins_csv))
+    assert run.status == "succeeded" and hashed == [str(penguins_csv)]  # the key's, reused
+    again = loading.run(source=str(penguins_csv))
+    assert again.step("ingest").cached and len(hashed) == 2  # only the key: nothing was read
+    lines = penguins_csv.read_text().splitlines()
+    penguins_csv.write_text("\n".join(lines[:-5]) + "\n")
+    changed = loading.run(source=str(penguins_csv))
+    assert changed.output() == 339 and len(hashed) == 3

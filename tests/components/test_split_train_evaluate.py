@@ -252,3 +252,70 @@ def test_evaluate_errors_name_the_column(complete: pd.DataFrame) -> None:
         evaluate(model, complete, target="species", slice_by=["colour"])
     with pytest.raises(ParameterError, match="the model's features"):
         evaluate(model, complete.drop(columns=["body_mass_g"]), target="species")
+
+
+def _emperors(frame: pd.DataFrame, rows: int = 10) -> pd.DataFrame:
+    """The data with a class no model here was trained on."""
+    frame = frame.copy()
+    frame.loc[: rows - 1, "species"] = "Emperor"
+    return frame
+
+
+def test_a_class_the_model_never_saw_counts_as_errors_and_leaves_log_loss_undefined(
+    complete: pd.DataFrame,
+) -> None:
+    model = LogisticRegression(max_iter=3000).fit(complete[NUMERIC], complete["species"])
+    data = _emperors(complete)
+    report = evaluate(model, data, target="species", slice_by="island")
+    y, predicted = data["species"], model.predict(data[NUMERIC])
+    labels = ["Adelie", "Chinstrap", "Gentoo", "Emperor"]
+    values = report["metrics"]
+    assert values["accuracy"] == pytest.approx(metrics.accuracy_score(y, predicted))
+    assert values["accuracy"] <= 1 - 10 / len(data)  # every Emperor is an error
+    for name, score in (("precision", metrics.precision_score), ("recall", metrics.recall_score)):
+        expected = score(y, predicted, labels=labels, average="macro", zero_division=np.nan)
+        assert values[name] == pytest.approx(expected), name
+    assert "log_loss" not in values and "roc_auc" not in values
+    assert "['Emperor']" in report["undefined"]["log_loss"]
+    assert "log loss is infinite" in report["undefined"]["log_loss"]
+    assert report["unseen_classes"] == ["Emperor"] and report["average"] == "macro"
+    assert "10 of 333 row(s) are of class(es) ['Emperor']" in report["warnings"][0]
+    assert report["classes"] == ["Adelie", "Chinstrap", "Gentoo"]  # the model's, not the data's
+    assert report["confusion_matrix"]["labels"] == labels
+    assert np.array(report["confusion_matrix"]["matrix"])[3].sum() == 10
+    # a slice without Emperors has a log loss: its rows are all of classes the model knows
+    slices = report["slices"]["island"]
+    emperor_islands = set(data["island"][:10])
+    clean = next(i for i in ("Biscoe", "Dream", "Torgersen") if i not in emperor_islands)
+    assert "log_loss" in slices[clean]["metrics"]
+
+
+def test_a_binary_model_on_three_class_data_is_scored_over_the_union(
+    complete: pd.DataFrame,
+) -> None:
+    two = complete[complete["species"] != "Gentoo"]
+    model = LogisticRegression(max_iter=3000).fit(two[NUMERIC], two["species"])
+    report = evaluate(model, complete, target="species")
+    predicted = model.predict(complete[NUMERIC])
+    assert report["average"] == "macro" and report["unseen_classes"] == ["Gentoo"]
+    assert report["metrics"]["f1"] == pytest.approx(
+        metrics.f1_score(complete["species"], predicted, average="macro", zero_division=np.nan)
+    )
+    assert "['Gentoo']" in report["undefined"]["log_loss"]
+
+
+def test_a_slice_without_the_positive_class_reports_undefined_not_zero(
+    complete: pd.DataFrame,
+) -> None:
+    data = complete.assign(gentoo=(complete["species"] == "Gentoo").map({True: "yes", False: "no"}))
+    model = LogisticRegression(max_iter=3000).fit(data[NUMERIC], data["gentoo"])
+    report = evaluate(model, data, target="gentoo", slice_by="island")
+    assert report["average"] == "binary" and report["positive_class"] == "yes"
+    assert set(report["metrics"]) >= {"precision", "recall", "f1", "log_loss", "roc_auc"}
+    dream = report["slices"]["island"]["Dream"]  # no Gentoo lives on Dream
+    assert (data.loc[data["island"] == "Dream", "gentoo"] == "no").all()
+    for name in ("precision", "recall", "f1"):
+        assert name not in dream["metrics"], name  # 0/0: not a score of 0
+    assert dream["undefined"]["recall"] == "no row of the positive class 'yes': recall is 0/0"
+    assert dream["undefined"]["roc_auc"] == "only one class ('no') in the data"
+    assert dream["metrics"]["accuracy"] > 0.9

@@ -185,6 +185,17 @@ BAD_INPUTS = [
         1, ["step 'ingest' failed", "postgresql://nobody@127.0.0.1:9/none"], id="sql-no-connect",
     ),
     pytest.param(
+        lambda root: ["source=sqlite:///data/penguins.db"],
+        2, ["step 'ingest': source='sqlite:///data/penguins.db' is a database: give the SQL "
+            "to run as query="], id="sql-without-query",
+    ),
+    pytest.param(
+        lambda root: ["source=postgres://nobody@127.0.0.1:9/none", "query=select 1"],
+        2, ["step 'ingest': source='postgres://nobody@127.0.0.1:9/none': unknown database "
+            "dialect; SQLAlchemy names the dialect postgresql://, not postgres://"],
+        id="postgres-scheme",
+    ),
+    pytest.param(
         lambda root: ["estimator=sklearn.ensemble.RandomForrestClassifier"],
         2, ["step 'train': estimator='sklearn.ensemble.RandomForrestClassifier': module "
             "'sklearn.ensemble' has no 'RandomForrestClassifier'"], id="estimator-path",
@@ -220,3 +231,8 @@ def test_each_bad_input_leaves_a_populated_registry_byte_for_byte_unchanged(
     assert registry_rows(_db(root)) == before
     if code == 2:  # refused when traced: no step ran, no run was recorded
         assert "run " not in failed.stdout
+
+
+def test_a_relative_source_is_shown_absolute(populated: Path) -> None:
+    text = Cli(populated)("models", "show", "penguins:1").stdout
+    assert f"data source {populated / 'data' / 'penguins.csv'} (format csv" in text

@@ -306,3 +306,33 @@ def test_not_found_exits_2_like_every_command_and_lineage_takes_a_model_name(
     shown = cli(project, "models", "show", "clf").stdout
     assert f"model artifact {v1.artifact_id}" in shown
     assert "promote @production → 1 by " in shown and ": promoted by hand" in shown
+
+
+def test_promoting_the_version_an_alias_already_holds_records_nothing(
+    workspace: Workspace, project: Path
+) -> None:
+    from tests.registry.snapshot import registry_rows
+
+    registry = ModelRegistry(workspace)
+    register_run(registry, workspace.settings, C=1.0, accuracy=0.9)
+    first = registry.promote("clf", 1, "production", reason="first")
+    before = registry_rows(workspace.settings.db)
+    assert registry.promote("clf", 1, "production", reason="again") == first  # the move it made
+    assert registry_rows(workspace.settings.db) == before
+    out = cli(project, "models", "promote", "clf", "1").stdout
+    assert out.strip() == "clf@production is already version 1; nothing recorded"
+    assert registry_rows(workspace.settings.db) == before
+    assert [e.reason for e in registry.history("clf")] == ["first"]
+
+
+def test_models_commands_in_a_folder_without_a_store_create_nothing(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    listed = cli(empty, "models", "list")
+    assert listed.stdout.startswith("no project store here: ")
+    assert str(empty / ".conveyor" / "conveyor.db") in listed.stdout.replace("\n", "")
+    assert json.loads(cli(empty, "models", "list", "--json").stdout) == []
+    for args in (("show", "clf"), ("promote", "clf", "1"), ("rollback", "clf")):
+        failed = cli(empty, "models", *args, check=2)
+        assert "no project store here" in failed.stderr, failed.stderr
+    assert list(empty.iterdir()) == []  # no .conveyor/, no database

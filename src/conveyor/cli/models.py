@@ -15,14 +15,44 @@ from rich.table import Table
 
 from conveyor.cli._output import out, print_json, reported_errors, when
 from conveyor.cli._typer import group
+from conveyor.exceptions import NotFoundError
 
 app = group("Registered models: versions, aliases, promotion.")
 
 
 def _registry() -> Any:
+    """The project's registry; a NotFoundError when there is no project store here (a command
+    that reads the registry must not create one, as opening a SQLite database would)."""
+    from conveyor.config import Settings
     from conveyor.registry import ModelRegistry
+    from conveyor.workspace import open_workspace
 
-    return ModelRegistry()
+    settings = Settings.load()
+    missing = _missing_database(settings.db)
+    if missing is not None:
+        raise NotFoundError(
+            f"no project store here: {missing} does not exist (no run has been recorded in "
+            f"{settings.root}; run a pipeline first, or work in a project's folder)"
+        )
+    return ModelRegistry(open_workspace(settings))
+
+
+def _missing_database(url: str) -> str | None:
+    """The file of a SQLite metadata store that does not exist yet, else None."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return None  # opening it says what is wrong with it
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None
+    return None if Path(database).exists() else database
 
 
 def _version_json(v: Any) -> dict[str, Any]:
@@ -42,8 +72,16 @@ def list_models(
 
     Example: conveyor models list
     """
+    try:
+        registry = _registry()
+    except NotFoundError as error:  # no store: no models, and it says why
+        if as_json:
+            print_json([])
+        else:
+            out.print(escape(str(error)))
+        return
     with reported_errors():
-        versions = _registry().list()
+        versions = registry.list()
     if as_json:
         print_json([_version_json(v) for v in versions])
         return
@@ -174,7 +212,12 @@ def promote(
     Example: conveyor models promote churn 4 --alias production --reason "better recall"
     """
     with reported_errors():
-        event = _registry().promote(name, version, alias, reason=reason)
+        registry = _registry()
+        already = registry.models.alias_target(name, alias) == version
+        event = registry.promote(name, version, alias, reason=reason)
+    if already:
+        out.print(f"{escape(name)}@{escape(alias)} is already version {version}; nothing recorded")
+        return
     was = f" (was {event.previous_version})" if event.previous_version else ""
     out.print(f"{escape(name)}@{escape(alias)} → version {event.version}{was}")
 

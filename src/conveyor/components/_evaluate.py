@@ -3,10 +3,18 @@
 The report is a JSON document: the task, target, row count, metrics, the confusion matrix of a
 classifier, and the same metrics per value of each `slice_by` column. Metrics are also logged on the
 step run (`accuracy`, `accuracy[island=Biscoe]`), so runs can be compared and plotted.
+
+A metric that has no value is never reported as a number: it is left out of `metrics` and its
+reason is in `undefined` — the recall of a slice with no row of the positive class (0/0, which
+scikit-learn's default `zero_division` would turn into 0), the log loss of a model that never saw
+a class in the data (it gives the truth probability 0: the loss is infinite). Rows of such classes
+count as errors, and precision, recall and F1 are macro-averaged over the model's classes and the
+unseen ones; the report's `warnings` say so, naming the classes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +23,7 @@ from conveyor.components._runtime import UNKNOWN
 from conveyor.components._train import features_of, fit_error
 from conveyor.core.context import log_metric
 from conveyor.core.step import step
-from conveyor.exceptions import ParameterError
+from conveyor.exceptions import DataError, ParameterError
 from conveyor.profiling import jsonable
 
 if TYPE_CHECKING:
@@ -53,56 +61,131 @@ def _task_of(model: Any, task: str) -> str:
     return "classification" if is_classifier(model) or hasattr(model, "classes_") else "regression"
 
 
-def _classification(model: Any, X: pd.DataFrame, y: pd.Series) -> tuple[dict, dict]:
+@dataclasses.dataclass(frozen=True)
+class _Labels:
+    """The classes a classification is scored over: the same for the whole data and each slice,
+    so a slice's precision averages over what the whole data's does."""
+
+    #: the model's classes, in the order of its `predict_proba` columns
+    classes: list[Any]
+    #: the classes in the data (or predictions) the model does not know, sorted
+    unseen: list[Any]
+
+    @property
+    def labels(self) -> list[Any]:
+        return [*self.classes, *self.unseen]
+
+    @property
+    def positive(self) -> Any:
+        """The positive class when there are exactly two labels (the larger, as scikit-learn's)."""
+        return self.labels[1] if len(self.labels) == 2 else None
+
+
+def _sorted(values: Any) -> list[Any]:
+    try:
+        return sorted(values)
+    except TypeError:  # labels of mixed types
+        return sorted(values, key=repr)
+
+
+def _labels_of(model: Any, y: pd.Series, predicted: Any) -> _Labels:
+    import pandas as pd
+
+    found = set(pd.unique(y)) | set(pd.unique(pd.Series(predicted)))
+    classes = getattr(model, "classes_", None)
+    known = list(classes) if classes is not None else _sorted(found)
+    return _Labels(known, _sorted(found - set(known)))
+
+
+def _classification(
+    y: pd.Series, predicted: Any, proba: Any, labels: _Labels, no_proba: str | None
+) -> tuple[dict[str, float], dict[str, str], dict[str, Any]]:
+    """(metrics, undefined metric → why, confusion matrix) of one set of predictions."""
     import numpy as np
     from sklearn import metrics as m
 
-    predicted = model.predict(X)
-    labels = list(getattr(model, "classes_", np.unique(np.concatenate([y, predicted]))))
-    binary = len(labels) == 2
-    average = "binary" if binary else "macro"
-    extra = {"pos_label": labels[1]} if binary else {}
-    values: dict[str, float | None] = {
-        "accuracy": m.accuracy_score(y, predicted),
-        "precision": m.precision_score(y, predicted, average=average, zero_division=0, **extra),
-        "recall": m.recall_score(y, predicted, average=average, zero_division=0, **extra),
-        "f1": m.f1_score(y, predicted, average=average, zero_division=0, **extra),
-    }
-    if hasattr(model, "predict_proba"):
-        proba = model.predict_proba(X)
-        values["log_loss"] = m.log_loss(y, proba, labels=labels)
-        present = set(y.unique())
-        if len(present) > 1 and present <= set(labels):  # AUC needs both sides of each class
-            if binary:
-                values["roc_auc"] = m.roc_auc_score(y, proba[:, 1])
-            elif present == set(labels):
-                values["roc_auc"] = m.roc_auc_score(y, proba, multi_class="ovr", labels=labels)
-    matrix = m.confusion_matrix(y, predicted, labels=labels)
-    return values, {"labels": jsonable(labels), "matrix": matrix.tolist()}
+    values: dict[str, float] = {"accuracy": m.accuracy_score(y, predicted)}
+    undefined: dict[str, str] = {}
+    positive = labels.positive
+    if positive is not None:
+        average: dict[str, Any] = {"average": "binary", "pos_label": positive}
+    else:
+        average = {"average": "macro", "labels": labels.labels}
+    # zero_division=nan: a 0/0 is not a score of 0; a macro average leaves such classes out
+    for name, score in (("precision", m.precision_score), ("recall", m.recall_score)):
+        values[name] = score(y, predicted, zero_division=np.nan, **average)
+    values["f1"] = m.f1_score(y, predicted, zero_division=np.nan, **average)
+    if positive is not None:
+        why = {
+            "precision": f"the model predicted the positive class {positive!r} for no row",
+            "recall": f"no row of the positive class {positive!r}",
+            "f1": f"neither a row nor a prediction of the positive class {positive!r}",
+        }
+        for name, reason in why.items():
+            if math.isnan(values[name]):
+                undefined[name] = f"{reason}: {name} is 0/0"
+    present = set(y.unique())
+    unseen = _sorted(present - set(labels.classes))
+    if no_proba is not None:
+        undefined["log_loss"] = undefined["roc_auc"] = no_proba
+    elif unseen:
+        why = f"the model never saw class(es) {unseen}: it gives them probability 0"
+        undefined["log_loss"] = f"{why}, so log loss is infinite"
+        undefined["roc_auc"] = why
+    else:
+        values["log_loss"] = m.log_loss(y, proba, labels=labels.classes)
+        missing = _sorted(set(labels.classes) - present)
+        if len(present) < 2:
+            undefined["roc_auc"] = f"only one class ({_sorted(present)[0]!r}) in the data"
+        elif len(labels.classes) == 2:
+            values["roc_auc"] = m.roc_auc_score(y, proba[:, 1])
+        elif missing:
+            undefined["roc_auc"] = (
+                f"one-vs-rest ROC AUC needs rows of every class; none of {missing}"
+            )
+        else:
+            values["roc_auc"] = m.roc_auc_score(y, proba, multi_class="ovr", labels=labels.classes)
+    matrix = m.confusion_matrix(y, predicted, labels=labels.labels)
+    return (
+        *_finite(values, undefined),
+        {"labels": jsonable(labels.labels), "matrix": matrix.tolist()},
+    )
 
 
-def _regression(model: Any, X: pd.DataFrame, y: pd.Series) -> dict[str, float | None]:
+def _regression(y: pd.Series, predicted: Any) -> tuple[dict[str, float], dict[str, str]]:
     from sklearn import metrics as m
 
-    predicted = model.predict(X)
-    return {
+    values = {
         "mae": m.mean_absolute_error(y, predicted),
         "rmse": math.sqrt(m.mean_squared_error(y, predicted)),
-        "r2": m.r2_score(y, predicted) if len(y) > 1 else None,
     }
+    if len(y) < 2:
+        return _finite(values, {"r2": "R² needs at least two rows"})
+    return _finite(values | {"r2": m.r2_score(y, predicted)}, {})
 
 
-def _clean(values: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in values.items() if v is not None and math.isfinite(float(v))}
+def _finite(
+    values: dict[str, Any], undefined: dict[str, str]
+) -> tuple[dict[str, float], dict[str, str]]:
+    """The metrics that have a value, and why each of the others has none."""
+    for name, value in values.items():
+        if name not in undefined and not math.isfinite(float(value)):
+            undefined[name] = f"{name} is {float(value)}"
+    return {k: float(v) for k, v in values.items() if k not in undefined}, undefined
 
 
-def _metrics(model: Any, frame: pd.DataFrame, target: str, task: str, columns: list[str]) -> Any:
-    X, y = frame[columns], frame[target]
+def _predict(model: Any, X: pd.DataFrame, columns: list[str], kind: str) -> tuple[Any, Any, Any]:
+    """(predictions, probabilities or None, why there are none); errors name the column."""
+    import numpy as np
+
     try:
-        if task == "classification":
-            values, matrix = _classification(model, X, y)
-            return _clean(values), matrix
-        return _clean(_regression(model, X, y)), None
+        predicted = np.asarray(model.predict(X))
+        if kind != "classification":
+            return predicted, None, None
+        if not hasattr(model, "predict_proba"):
+            name = type(getattr(model, "estimator", model)).__name__
+            return predicted, None, f"{name} has no predict_proba"
+        return predicted, np.asarray(model.predict_proba(X)), None
     except (ValueError, TypeError) as err:
         if isinstance(err, ParameterError):
             raise
@@ -117,7 +200,14 @@ def evaluate_model(
     slice_by: list[str] | None = None,
     task: str = "auto",
 ) -> dict[str, Any]:
-    """The evaluation report of `model` on `data` (plain function: gates reuse it)."""
+    """The evaluation report of `model` on `data` (plain function: gates reuse it).
+
+    Keys: `task`, `target`, `n`, `features`, `model`, `metrics` (name → number), `undefined`
+    (name → why it has no value), `warnings`, `slices` (column → value → `n`, `metrics` and, when
+    any, `undefined`); for a classifier also `classes` (the model's), `average` (`"binary"`, with
+    `positive_class`, or `"macro"`), `confusion_matrix` and, when the data holds classes the model
+    never saw, `unseen_classes`.
+    """
     from conveyor.registry.labels import LabelDecoded, decoded
 
     raw = model.estimator if isinstance(model, LabelDecoded) else model
@@ -135,25 +225,67 @@ def evaluate_model(
     require_columns(data, columns, "evaluate", "the model's features")
     kind = _task_of(model, task)
     labelled = data[data[target].notna()]
-    overall, matrix = _metrics(model, labelled, target, kind, columns)
+    if not len(labelled):
+        raise DataError(f"evaluate: target {target!r} is missing in every row")
+    X, y = labelled[columns], labelled[target]
+    predicted, proba, no_proba = _predict(model, X, columns, kind)
+    labels = _labels_of(model, y, predicted) if kind == "classification" else None
+
+    def score(rows: Any) -> tuple[dict[str, float], dict[str, str], dict[str, Any] | None]:
+        part = y[rows]
+        mask = rows.to_numpy()
+        try:
+            if labels is None:
+                return (*_regression(part, predicted[mask]), None)
+            return _classification(
+                part, predicted[mask], None if proba is None else proba[mask], labels, no_proba
+            )
+        except (ValueError, TypeError) as err:
+            raise DataError(
+                f"evaluate: scoring {type(raw).__name__} on target {target!r} failed: "
+                f"{type(err).__name__}: {err}"
+            ) from err
+
+    everything = y.notna()
+    overall, undefined, matrix = score(everything)
     slices: dict[str, dict[str, Any]] = {}
     for column in slice_by:
         groups = labelled[column].astype("object").where(labelled[column].notna(), _MISSING)
         slices[column] = {}
-        for value, part in labelled.groupby(groups, sort=True):
-            values, _ = _metrics(model, part, target, kind, columns)
-            slices[column][str(value)] = {"n": len(part), "metrics": values}
+        for value in _sorted(groups.unique()):
+            values, why, _ = score(groups == value)
+            entry: dict[str, Any] = {"n": int((groups == value).sum()), "metrics": values}
+            if why:
+                entry["undefined"] = why
+            slices[column][str(value)] = entry
     report: dict[str, Any] = {
         "task": kind,
         "target": target,
         "n": len(labelled),
         "features": columns,
         "metrics": overall,
+        "undefined": undefined,
+        "warnings": [],
         "slices": slices,
         "model": name,
     }
-    if matrix is not None:
-        report["confusion_matrix"] = matrix
+    if labels is not None:
+        report |= {
+            "classes": jsonable(labels.classes),
+            "average": "macro" if labels.positive is None else "binary",
+            "confusion_matrix": matrix,
+        }
+        if labels.positive is not None:
+            report["positive_class"] = jsonable(labels.positive)
+        unseen = _sorted(set(y.unique()) - set(labels.classes))
+        if unseen:
+            rows = int(y.isin(unseen).sum())
+            report["unseen_classes"] = jsonable(unseen)
+            report["warnings"].append(
+                f"{rows} of {len(y)} row(s) are of class(es) {unseen} that the model never saw: "
+                "they count as errors, precision, recall and F1 are macro-averaged over the "
+                "model's classes and these, and log loss and ROC AUC are not defined"
+            )
     return report
 
 
@@ -182,9 +314,12 @@ def evaluate(
     """Score `model` on held-out `data`, overall and per value of each `slice_by` column.
 
     Classification: accuracy, precision, recall, F1 (binary, or macro-averaged), ROC AUC, log loss
-    and the confusion matrix. Regression: MAE, RMSE, R². Each is also logged as a metric.
+    and the confusion matrix. Regression: MAE, RMSE, R². Each is also logged as a metric; one
+    without a value (0/0, a class the model never saw) is not, and `undefined` says why.
     """
     report = evaluate_model(model, data, target, slice_by, task)
+    for warning in report["warnings"]:
+        print(f"warning: evaluate: {warning}")
     for name, value in report["metrics"].items():
         log_metric(name, value)
     for column, groups in report["slices"].items():

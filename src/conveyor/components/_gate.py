@@ -4,7 +4,9 @@ Two kinds of checks, both optional:
 
 - absolute thresholds on the candidate's metrics: `{"accuracy": ">=0.9", "log_loss": "<0.4"}`;
 - "no worse than the model now holding alias `baseline`" by more than `tolerance`, with that model
-  evaluated on the same data as the candidate (its stored metrics came from other data).
+  evaluated on the same data as the candidate (its stored metrics came from other data). A
+  comparison that cannot be made (the baseline has no value of the metric) fails, or with
+  `missing_baseline="skip"` is skipped; either way the decision says so.
 
 The decision is an artifact `{"passed": ..., "reasons": [...], "checks": [...]}` and a metric
 `gate_passed`. A failed gate is a normal outcome, not an error: the run succeeds and `register`
@@ -107,19 +109,39 @@ def _check_compare(compare: Any) -> list[str] | None:
     return list(compare)
 
 
+_MISSING = ("fail", "skip")
+
+
+def _check_missing(missing: Any) -> str:
+    if missing not in _MISSING:
+        raise ParameterError(f"missing_baseline={missing!r} must be 'fail' or 'skip'")
+    return missing
+
+
 def decide(
     evaluation: dict[str, Any],
     thresholds: dict[str, Any] | None = None,
     baseline_metrics: dict[str, float] | None = None,
     compare: list[str] | None = None,
     tolerance: float | dict[str, float] = 0.0,
+    *,
+    missing_baseline: str = "fail",
+    baseline_undefined: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The decision for `evaluation` (a report from `evaluate`); pure, so it is easy to test."""
+    """The decision for `evaluation` (a report from `evaluate`); pure, so it is easy to test.
+
+    A compared metric the baseline has no value for (a model without `predict_proba` has no log
+    loss) is a comparison that cannot be made: it fails, with the reason (`baseline_undefined`,
+    the baseline's evaluation's `undefined`, says why), unless `missing_baseline="skip"`, which
+    skips it and records that it did. It never passes silently.
+    """
     metrics: dict[str, float] = evaluation.get("metrics", {})
+    undefined: dict[str, str] = evaluation.get("undefined") or {}
     parsed = _parse_thresholds(thresholds)
     compared = _check_compare(compare)
     compare = compared if compared is not None else list(parsed) or [_primary(evaluation)]
     tolerances = _tolerances(tolerance, compare)
+    _check_missing(missing_baseline)
     unknown = sorted((set(parsed) | set(compare)) - set(metrics) - set(HIGHER_IS_BETTER))
     if unknown:
         raise ParameterError(
@@ -129,30 +151,26 @@ def decide(
     for name, (op, bound) in parsed.items():
         value = metrics.get(name)
         ok = value is not None and _OPS[op](value, bound)
-        checks.append(
-            {
-                "kind": "threshold",
-                "metric": name,
-                "value": value,
-                "op": op,
-                "bound": bound,
-                "passed": ok,
-            }
-        )
+        check = {"kind": "threshold", "metric": name, "value": value, "op": op, "bound": bound}
+        checks.append(check | _why_missing(value, undefined.get(name)) | {"passed": ok})
     for name in compare if baseline_metrics is not None else []:
         value, reference = metrics.get(name), baseline_metrics.get(name)
-        if reference is None:
-            continue
         higher = HIGHER_IS_BETTER.get(name, True)
-        bound = reference - tolerances[name] if higher else reference + tolerances[name]
         op = ">=" if higher else "<="
+        check = {"kind": "baseline", "metric": name, "value": value, "op": op}
+        check |= _why_missing(value, undefined.get(name))
+        if reference is None:
+            why = (baseline_undefined or {}).get(name) or "it was not computed"
+            skip = missing_baseline == "skip"
+            checks.append(
+                check | {"baseline": None, "baseline_missing": why, "skipped": skip, "passed": skip}
+            )
+            continue
+        bound = reference - tolerances[name] if higher else reference + tolerances[name]
         ok = value is not None and _OPS[op](value, bound)
         checks.append(
-            {
-                "kind": "baseline",
-                "metric": name,
-                "value": value,
-                "op": op,
+            check
+            | {
                 "bound": bound,
                 "baseline": reference,
                 "tolerance": tolerances[name],
@@ -163,15 +181,27 @@ def decide(
     return {"passed": all(c["passed"] for c in checks), "reasons": reasons, "checks": checks}
 
 
+def _why_missing(value: float | None, why: str | None) -> dict[str, str]:
+    return {} if value is not None else {"missing": why or "the evaluation has no value"}
+
+
 def _primary(evaluation: dict[str, Any]) -> str:
     return "accuracy" if evaluation.get("task") == "classification" else "rmse"
 
 
 def _reason(check: dict[str, Any]) -> str:
-    value = "missing" if check["value"] is None else f"{check['value']:.4g}"
+    value = (
+        f"{check['value']:.4g}" if check["value"] is not None else f"missing ({check['missing']})"
+    )
     verdict = "ok" if check["passed"] else "FAILED"
     if check["kind"] == "threshold":
         return f"{check['metric']} = {value}, needs {check['op']} {check['bound']:.4g}: {verdict}"
+    if check["baseline"] is None:
+        verdict = "skipped (missing_baseline='skip')" if check["skipped"] else verdict
+        return (
+            f"{check['metric']} = {value} vs baseline: the baseline has no "
+            f"{check['metric']} ({check['baseline_missing']}), no comparison: {verdict}"
+        )
     return (
         f"{check['metric']} = {value} vs baseline {check['baseline']:.4g} "
         f"(tolerance {check['tolerance']:.4g}): {verdict}"
@@ -193,6 +223,7 @@ def _baseline(model_name: str, alias: str, data: pd.DataFrame, evaluation: dict)
             "alias": alias,
             "version": version,
             "metrics": evaluation["metrics"],
+            "undefined": evaluation.get("undefined") or {},
         }
     try:
         model = registry.load(ref)
@@ -201,7 +232,13 @@ def _baseline(model_name: str, alias: str, data: pd.DataFrame, evaluation: dict)
             f"gate: the baseline model {ref} (@{alias}) cannot be loaded: {err}"
         ) from err
     report = evaluate_model(model, data, evaluation["target"], task=evaluation.get("task", "auto"))
-    return {"name": model_name, "alias": alias, "version": version, "metrics": report["metrics"]}
+    return {
+        "name": model_name,
+        "alias": alias,
+        "version": version,
+        "metrics": report["metrics"],
+        "undefined": report["undefined"],
+    }
 
 
 def alias_version(name: Any = None, alias: Any = None) -> int | None:
@@ -224,9 +261,12 @@ def check_arguments(
     baseline: Any = _runtime.UNKNOWN,
     compare: Any = _runtime.UNKNOWN,
     tolerance: Any = _runtime.UNKNOWN,
+    missing_baseline: Any = _runtime.UNKNOWN,
     **_: Any,
 ) -> None:
     """gate's arguments, checked when the pipeline is traced (and again when the step runs)."""
+    if missing_baseline is not _runtime.UNKNOWN:
+        _check_missing(missing_baseline)
     if model_name is not _runtime.UNKNOWN:
         check_name(model_name, "model_name")
     if baseline is not _runtime.UNKNOWN and baseline is not None:
@@ -269,6 +309,7 @@ def gate(
     baseline: str | None = "production",
     compare: list[str] | None = None,
     tolerance: float | dict[str, float] = 0.0,
+    missing_baseline: str = "fail",
 ) -> dict[str, Any]:
     """Pass or fail the candidate whose `evaluation` (from `evaluate` on `data`) is given.
 
@@ -279,11 +320,13 @@ def gate(
         compare: metrics compared with the baseline (default: those in `thresholds`, else the
             task's primary metric: accuracy or RMSE).
         tolerance: how much worse than the baseline is still acceptable (per metric if a dict).
+        missing_baseline: when the baseline has no value of a compared metric (no `predict_proba`,
+            so no log loss): `"fail"` the check, or `"skip"` it; either is recorded with the reason.
     """
     if not isinstance(evaluation, dict) or "metrics" not in evaluation:
         raise ParameterError("gate: evaluation must be the report of an evaluate step")
     try:  # as when traced: these may come from an upstream step
-        check_arguments(model_name, thresholds, baseline, compare, tolerance)
+        check_arguments(model_name, thresholds, baseline, compare, tolerance, missing_baseline)
     except ParameterError as err:
         raise ParameterError(f"gate: {err}") from None
     decide(evaluation, thresholds, None, compare, tolerance)  # parse everything before loading
@@ -291,7 +334,13 @@ def gate(
     if baseline is not None:
         reference = _baseline(model_name, baseline, data, evaluation)
     decision = decide(
-        evaluation, thresholds, reference["metrics"] if reference else None, compare, tolerance
+        evaluation,
+        thresholds,
+        reference["metrics"] if reference else None,
+        compare,
+        tolerance,
+        missing_baseline=missing_baseline,
+        baseline_undefined=reference["undefined"] if reference else None,
     )
     if baseline is not None and reference is None:
         decision["reasons"].append(f"no version of {model_name!r} holds alias {baseline!r} yet")

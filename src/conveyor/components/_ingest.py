@@ -9,13 +9,15 @@ the same content-addressed artifact).
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import blake3
 
-from conveyor.core.context import log_metric, log_param
+from conveyor.components._runtime import UNKNOWN
+from conveyor.core.context import current_step, log_metric, log_param
 from conveyor.core.hashing import hash_value
 from conveyor.core.step import step
 from conveyor.exceptions import DataError, ParameterError
@@ -30,9 +32,26 @@ _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst")
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "mssql", "oracle", "duckdb")
 
 
+def _scheme(source: str) -> str:
+    return source.split("://", 1)[0].split("+", 1)[0].lower() if "://" in source else ""
+
+
 def _is_sql(source: str) -> bool:
-    scheme = source.split("://", 1)[0].split("+", 1)[0].lower() if "://" in source else ""
-    return scheme in _SQL_SCHEMES
+    return _scheme(source) in _SQL_SCHEMES
+
+
+def _dialect_hint(source: str) -> str:
+    """What to write instead of a scheme SQLAlchemy does not know (`postgres://`, which it
+    dropped in 1.4), or "" when it knows the scheme or there is no known fix."""
+    if _scheme(source) != "postgres":
+        return ""
+    import sqlalchemy as sa
+
+    try:
+        sa.engine.make_url(source).get_dialect()
+    except Exception:  # NoSuchModuleError, unless a plugin registered the name
+        return "; SQLAlchemy names the dialect postgresql://, not postgres://"
+    return ""
 
 
 def _format_of(source: str, format: str | None) -> str:
@@ -80,11 +99,50 @@ def _file_hash(source: str) -> str:
     return hasher.hexdigest()
 
 
+#: content hashes taken for the cache key, reused by the step's body when the file has not changed
+#: since: (run, step, source) → (the file's stat, its hash)
+_HASHED: dict[tuple[str, str, str], tuple[tuple[int, ...], str]] = {}
+_HASHED_LOCK = threading.Lock()
+_HASHED_MAX = 256
+
+
+def _stat(source: str) -> tuple[int, ...] | None:
+    if "://" in source and not source.startswith("file://"):
+        return None  # a remote object: hashed each time it is read
+    try:
+        st = os.stat(source.removeprefix("file://"))
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def _step_file_hash(source: str, *, for_key: bool) -> str:
+    """`_file_hash(source)`, taken once per step run: the cache key's hash (`for_key`) is kept
+    for the step's body, which takes it when it runs in the same process and the file has not
+    changed since (same size, times and inode); otherwise the body hashes the file itself."""
+    ctx = current_step()
+    stat = _stat(source)
+    if ctx is None or stat is None:
+        return _file_hash(source)
+    key = (ctx.run_id, ctx.node, source)
+    with _HASHED_LOCK:
+        found = _HASHED.get(key) if for_key else _HASHED.pop(key, None)
+    if found is not None and found[0] == stat:
+        return found[1]
+    digest = _file_hash(source)
+    if for_key:
+        with _HASHED_LOCK:
+            if len(_HASHED) >= _HASHED_MAX:  # steps served from the cache never take theirs
+                _HASHED.pop(next(iter(_HASHED)))
+            _HASHED[key] = (stat, digest)
+    return digest
+
+
 def _source_version(source: Any = None, query: str | None = None, **_: Any) -> str:
     """The cache token of a source: a file's content hash; a fresh token for live SQL."""
     if not isinstance(source, str) or query is not None or _is_sql(source):
         return uuid.uuid4().hex
-    return _file_hash(source)
+    return _step_file_hash(source, for_key=True)
 
 
 def _redacted(url: str) -> str:
@@ -120,7 +178,9 @@ def _read_sql(url: str, query: str) -> pd.DataFrame:
     try:
         engine = sa.create_engine(parsed, connect_args=connect_args)
     except Exception as err:  # an unknown dialect or a driver that is not installed
-        raise DataError(f"ingest: cannot use database URL {shown!r}: {err}") from None
+        raise DataError(
+            f"ingest: cannot use database URL {shown!r}: {err}{_dialect_hint(url)}"
+        ) from None
     try:
         with engine.connect() as conn:
             return pd.read_sql_query(sa.text(query), conn)
@@ -158,31 +218,75 @@ def read_source(
     format: str | None = None,
     options: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Read a source; return the frame and what to record about it (uri, format, hash)."""
+    """Read a source; return the frame and what to record about it (uri, format, hash).
+
+    The recorded `source` does not depend on the working directory: a relative path (or SQLite
+    database) is recorded absolute, with what was written as `source_given`.
+    """
     if not isinstance(source, str) or not source:
         raise ParameterError(f"ingest: source must be a path or URL, got {source!r}")
     if query is not None or _is_sql(source):
         if not query:
             raise ParameterError(f"ingest: the SQL source {_redacted(source)!r} needs query=")
         frame = _read_sql(source, query)
-        facts = {"source": _redacted(source), "format": "sql", "query": query}
+        facts = {"source": _redacted(_absolute_url(source)), "format": "sql", "query": query}
         facts["content_hash"] = hash_value(frame)
+        given = _redacted(source)
     else:
         fmt = _format_of(source, format)
-        facts = {"source": source, "format": fmt, "content_hash": _file_hash(source)}
+        facts = {"source": _absolute(source), "format": fmt}
+        facts["content_hash"] = _step_file_hash(source, for_key=False)
         frame = _read_file(source, fmt, dict(options or {}))
+        given = source
+    if given != facts["source"]:
+        facts["source_given"] = given
     return frame.reset_index(drop=True), facts
 
 
+def _absolute(source: str) -> str:
+    """A local path made absolute (without resolving symlinks); a URL as it is."""
+    if "://" in source:
+        return source
+    return os.path.abspath(os.path.expanduser(source))
+
+
+def _absolute_url(url: str) -> str:
+    """A SQLite URL with a relative database file, made absolute; any other URL as it is."""
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.engine.make_url(url)
+    except Exception:
+        return url
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return url
+    if database.startswith("file:") or os.path.isabs(database):
+        return url
+    return parsed.set(database=os.path.abspath(database)).render_as_string(hide_password=False)
+
+
 def check_arguments(
-    source: Any = None, query: Any = None, format: Any = None, options: Any = None, **_: Any
+    source: Any = UNKNOWN,
+    query: Any = UNKNOWN,
+    format: Any = None,
+    options: Any = None,
+    **_: Any,
 ) -> None:
     """ingest's arguments, checked when the pipeline is traced (the source is read when the
     step runs: a missing file or a database that does not answer fails the step)."""
-    if source is not None and (not isinstance(source, str) or not source):
+    if source is not UNKNOWN and (not isinstance(source, str) or not source):
         raise ParameterError(f"source={source!r} must be a path or URL")
-    if query is not None and not isinstance(query, str):
+    if query is not UNKNOWN and query is not None and not isinstance(query, str):
         raise ParameterError(f"query={query!r} must be SQL text")
+    if isinstance(source, str) and _is_sql(source):
+        hint = _dialect_hint(source)
+        if hint:
+            raise ParameterError(f"source={_redacted(source)!r}: unknown database dialect{hint}")
+        if query is None or query == "":
+            raise ParameterError(
+                f"source={_redacted(source)!r} is a database: give the SQL to run as query="
+            )
     if format is not None and format not in ("csv", "tsv", "parquet"):
         raise ParameterError(f"format={format!r} must be 'csv', 'tsv' or 'parquet'")
     if options is not None and not isinstance(options, dict):

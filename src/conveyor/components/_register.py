@@ -41,32 +41,7 @@ def _lineage(ws: Workspace, artifact_id: str | None) -> tuple[Any, dict[str, str
     return step_run, dict(step_run.inputs)
 
 
-#: pandas dtype names (an artifact's summary) → the schema's type words
-_KINDS = {
-    "bool": "bool",
-    "boolean": "bool",
-    "object": "string",
-    "string": "string",
-    "str": "string",
-}
-
-
-def _kind_of_dtype(dtype: str) -> str:
-    text = str(dtype)
-    if text.startswith(("int", "uint", "Int", "UInt")):
-        return "int"
-    if text.startswith(("float", "Float")):
-        return "float"
-    if text.startswith("datetime"):
-        return "datetime"
-    if text == "category":
-        return "category"
-    return _KINDS.get(text, "string")
-
-
-def _signature(
-    ws: Workspace, data: dict[str, str], evaluation: dict, schema: dict | None, frame: Any
-) -> dict:
+def _signature(evaluation: dict, schema: dict | None, frame: Any) -> dict:
     """Inputs in the order the model reads them, typed with the schema's words (int, float,
     bool, datetime, category, string): from `schema` when given, else from the training data."""
     features = list(evaluation.get("features") or [])
@@ -77,9 +52,6 @@ def _signature(
         from conveyor.components._schema import infer_type
 
         types = {c: infer_type(frame[c]) for c in features if c in frame.columns}
-    elif "train.data" in data:
-        dtypes = ws.metadata.get_artifact(data["train.data"]).summary.get("dtypes", {})
-        types = {name: _kind_of_dtype(dtype) for name, dtype in dtypes.items()}
     signature: dict[str, Any] = {
         "inputs": {name: types.get(name) or "unknown" for name in features},
         "target": evaluation.get("target"),
@@ -89,7 +61,8 @@ def _signature(
         signature["schema"] = {
             "columns": {n: s for n, s in schema.get("columns", {}).items() if n in features}
         }
-    labels = (evaluation.get("confusion_matrix") or {}).get("labels")
+    # the model's classes, not the confusion matrix's labels (which add classes it never saw)
+    labels = evaluation.get("classes", (evaluation.get("confusion_matrix") or {}).get("labels"))
     if labels is not None:
         signature["classes"] = labels
     return signature
@@ -231,7 +204,7 @@ def register(
             run_id=trainer.run_id if trainer else None,
             step_run_id=trainer.id if trainer else None,
             metrics=evaluation.get("metrics", {}),
-            signature=_signature(ws, data, evaluation, schema, frame),
+            signature=_signature(evaluation, schema, frame),
             evaluation={
                 "evaluation_artifact": _runtime.input_artifact("evaluation"),
                 "report": {k: v for k, v in evaluation.items() if k != "slices"},

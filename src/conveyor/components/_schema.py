@@ -481,11 +481,18 @@ def summary(report: dict[str, Any], limit: int = 5) -> str:
     return "; ".join(lines) + (f"; and {more} more" if more > 0 else "")
 
 
+_POLICIES = ("fail", "warn")
+
+
+def _check_policy(policy: Any) -> None:
+    if policy not in _POLICIES:
+        raise ParameterError(f"policy={policy!r} must be 'fail' or 'warn'")
+
+
 def _check_validate(schema: Any = None, policy: Any = "fail", **_: Any) -> None:
     """validate's arguments when the pipeline is traced: the policy, and a pinned schema file
     (read and checked field by field, so a bad edit refuses the run before any step)."""
-    if policy not in ("fail", "warn"):
-        raise ParameterError(f"policy={policy!r} must be 'fail' or 'warn'")
+    _check_policy(policy)
     if isinstance(schema, (str, Path)):
         read_schema(schema)
     elif schema is not None:
@@ -505,8 +512,10 @@ def validate(
     `policy="fail"` raises `DataValidationError` naming the columns; `"warn"` prints the summary
     once (in the step's output) and goes on.
     """
-    if policy not in ("fail", "warn"):
-        raise ParameterError(f"validate: policy must be 'fail' or 'warn', got {policy!r}")
+    try:  # as when traced: it may come from an upstream step
+        _check_policy(policy)
+    except ParameterError as err:
+        raise ParameterError(f"validate: {err}") from None
     report = validate_frame(data, schema, max_examples=max_examples)
     log_metric("anomalies", len(report["anomalies"]))
     if not report["valid"]:

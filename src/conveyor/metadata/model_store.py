@@ -145,7 +145,11 @@ class ModelStore:
         by: str | None,
         reason: str | None,
     ) -> int | None:
-        """Point `alias` at `version` and record the move; returns the previous version."""
+        """Point `alias` at `version` and record the move; returns the previous version.
+
+        A move to the version the alias already points at writes nothing: there is no move to
+        record (checked in the writing transaction, so concurrent movers agree).
+        """
         conn = self.store.write_conn
         now = time.time()
         with conn.begin():
@@ -154,6 +158,8 @@ class ModelStore:
                     t.model_aliases.c.name == name, t.model_aliases.c.alias == alias
                 )
             ).scalar()
+            if previous == version:
+                return previous
             values = {"version": version, "updated_at": now, "updated_by": by, "reason": reason}
             if previous is None:
                 conn.execute(t.model_aliases.insert(), {"name": name, "alias": alias, **values})

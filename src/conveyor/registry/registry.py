@@ -131,7 +131,8 @@ class ModelRegistry:
     ) -> AliasEvent:
         """Point `alias` of model `name` at `version` (which must exist).
 
-        Without a `reason`, the move is recorded as "promoted by hand".
+        Without a `reason`, the move is recorded as "promoted by hand". When the alias already
+        points at `version` nothing is recorded: the event returned is the one that put it there.
         """
         check_name(name)
         check_alias(alias)
