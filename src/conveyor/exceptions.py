@@ -16,6 +16,7 @@
     ├── PipelineLoadError        `FILE.py:NAME` cannot be imported or does not name a pipeline
     ├── DataError                a data source cannot be read (missing or empty file, bad SQL URL)
     │   ├── DataValidationError      data breaks its schema; carries the anomalies report
+    │   ├── EmptyWindowError         a monitoring window holds no rows (`conveyor monitor` exit 4)
     │   └── InputError               prediction input breaks the model's signature; per-field errors
     └── RunStateError            the run is not in a state that allows this (resume a success)
 
@@ -34,6 +35,7 @@ __all__ = [
     "DataError",
     "DataValidationError",
     "DefinitionError",
+    "EmptyWindowError",
     "GraphError",
     "InputError",
     "MaterializerError",
@@ -124,6 +126,11 @@ class DataValidationError(DataError):
     def __init__(self, message: str, report: dict | None = None) -> None:
         super().__init__(message)
         self.report = report or {}
+
+
+class EmptyWindowError(DataError):
+    """A monitoring window holds no live rows: nothing was served in it, or the data given is
+    empty. Not a fault of the data: a trigger notes it and waits for traffic."""
 
 
 class InputError(DataError):

@@ -184,13 +184,13 @@ def test_a_vanished_column_is_a_recorded_warning_and_counts_as_drifted(
     warning = "column 'body_mass_g' is missing from the live data: counted as drifted"
     assert "(drifted: bill_length_mm, flipper_length_mm; lost: body_mass_g)" in event.reason
     assert f"trigger 'retrain-on-drift': warning: {warning}" in watchers.said
-    state = watcher.journal.current()["retrain-on-drift"]
-    assert state["warnings"] == [warning] and state["error"] is None
+    state = watcher.store.checks()["retrain-on-drift"]  # in the store, for every watcher
+    assert state.warnings == [warning] and state.error is None
     stored = MonitorStore(model.metadata).series("penguins", "warning")
     assert [r.feature for r in stored] == ["body_mass_g"]
     assert watcher.tick(now=now + 10) == []  # said and recorded once, not at every check
     assert sum("warning:" in line for line in watchers.said) == 1
-    assert len(watcher.journal.entries("retrain-on-drift")) == 1
+    assert len(watcher.store.check_history("retrain-on-drift")) == 1
 
 
 def test_too_few_rows_is_a_note_not_a_firing(model, flow_file, watchers) -> None:
@@ -206,7 +206,7 @@ def test_an_empty_log_is_a_note(model, flow_file, watchers) -> None:
     assert watcher.tick(now=time.time()) == []
     assert any("no rows in the prediction log" in line for line in watchers.said)
     assert watchers.events() == [] and watcher.faulty == {}
-    assert watcher.journal.current() == {}  # a note, not a problem
+    assert watcher.store.checks() == {}  # a note, not a problem
 
 
 def test_a_model_that_is_not_registered_is_reported_faulty(
@@ -219,8 +219,8 @@ def test_a_model_that_is_not_registered_is_reported_faulty(
     for name in ("retrain-on-drift", "retrain-on-drop"):
         assert "model 'penguins' has no alias 'production'" in watcher.faulty[name]
         assert sum(f"trigger {name!r} failed its check" in line for line in watchers.said) == 1
-        recorded = watcher.journal.current()[name]  # kept for `conveyor triggers list`
-        assert "has no alias 'production'" in recorded["error"] and recorded["at"] == now
+        recorded = watcher.store.checks()[name]  # kept for `conveyor triggers list`
+        assert "has no alias 'production'" in recorded.error and recorded.at == now
     assert [t.name for t in watcher.triggers] == ["retrain-on-drift", "retrain-on-drop"]
 
     assert release.run(settings=workspace.settings).status == "succeeded"  # it appears
@@ -228,8 +228,8 @@ def test_a_model_that_is_not_registered_is_reported_faulty(
     [event] = watcher.tick(now=now + 120)  # still watched: the fault clears, the drift fires
     watchers.settle(watcher)
     assert event.trigger == "retrain-on-drift" and watcher.faulty == {}
-    cleared = watcher.journal.entries("retrain-on-drift")[0]
-    assert cleared["error"] is None and cleared["at"] == now + 120
+    cleared = watcher.store.check_history("retrain-on-drift")[0]
+    assert cleared.error is None and cleared.at == now + 120 and cleared.host == watcher.host
 
 
 def test_a_performance_drop_fires(model, flow_file, watchers) -> None:

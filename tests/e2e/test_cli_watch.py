@@ -161,7 +161,7 @@ def test_a_watcher_killed_mid_run_is_replaced_without_a_second_run(cli: Cli, wat
     replaced.send_signal(signal.SIGTERM)
     assert replaced.wait(timeout=60) == 0
     [_, done] = watch.events()
-    assert done.id == event.id and done.pid == event.pid and done.run_id
+    assert done.id == event.id and done.pid == event.pid and done.run_id == event.run_id
     assert watch.log.count(f"trigger 'fresh': run {done.run_id[:12]} succeeded") == 1
     runs = cli.json("runs", "list")
     assert [r["run_id"] for r in runs] == [done.run_id]
@@ -265,8 +265,6 @@ def test_watch_takes_triggers_from_python_files(cli: Cli, tmp_path: Path) -> Non
 
 
 def test_a_check_that_fails_at_runtime_is_shown_by_triggers_list_and_history(cli: Cli) -> None:
-    from conveyor.automation.journal import CheckJournal
-
     cli.write("flow.py", FLOW)
     cli.write(
         "conveyor.toml",
@@ -290,13 +288,16 @@ def test_a_check_that_fails_at_runtime_is_shown_by_triggers_list_and_history(cli
     assert "has no alias 'production'" in entry["error"] and entry["warnings"] == []
     assert "faulty: NotFoundError" in cli("triggers", "list").stdout
 
-    journal = CheckJournal(cli.root / ".conveyor" / "triggers")  # a later check: data problems
+    assert entry["host"]  # the watcher's machine: the store may be shared
+    assert not (cli.root / ".conveyor" / "triggers" / "checks.jsonl").exists()  # in the store
+    store = TriggerStore(open_workspace(Settings.load(cli.root)).metadata)
     gone = "column 'income' is missing from the live data: counted as drifted"
-    journal.record("on-drift", entry["at"] + 60, None, [gone])
+    store.record_check("on-drift", entry["at"] + 60, None, [gone], host="elsewhere")  # later
+    close_workspaces()
     [row] = cli.json("triggers", "list")["triggers"]
     assert row["error"] is None and row["warnings"] == [gone]
     assert f"warning: {gone}" in cli("triggers", "list").stdout
     newest, oldest = cli.json("triggers", "history")
-    assert newest["warnings"] == [gone] and oldest["error"]
+    assert newest["warnings"] == [gone] and newest["host"] == "elsewhere" and oldest["error"]
     table = cli("triggers", "history").stdout
     assert "warning" in table and "column 'income' is missing" in table and "error" in table

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from tests.monitoring.conftest import CATEGORICAL, FEATURES, NUMERIC, PLANS, REGIONS
 
-from conveyor.exceptions import NotFoundError, ParameterError
+from conveyor.exceptions import DataError, EmptyWindowError, NotFoundError, ParameterError
 from conveyor.metadata.monitor_store import MonitorStore
 from conveyor.monitoring.html import render
-from conveyor.monitoring.monitor import EmptyWindowError, monitor, performance
+from conveyor.monitoring.monitor import monitor, performance
 from conveyor.registry import ModelRegistry
 from conveyor.serving.predlog import PredictionLog
 
@@ -177,6 +177,11 @@ def test_an_empty_window_is_a_clear_error(trained, live) -> None:
     ):
         monitor("churn", ws=trained)  # nothing served yet
     assert MonitorStore(trained.metadata).series("churn") == []
+
+
+def test_an_empty_window_is_a_data_error_of_the_exceptions_module() -> None:
+    assert issubclass(EmptyWindowError, DataError)
+    assert EmptyWindowError.__module__ == "conveyor.exceptions"
 
 
 def test_a_duration_window_counts_back_from_now(trained, live) -> None:

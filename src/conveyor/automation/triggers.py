@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from conveyor.exceptions import ConfigError, ConveyorError
+from conveyor.exceptions import ConfigError, ConveyorError, EmptyWindowError
 
 __all__ = [
     "BASELINE",
@@ -42,7 +42,7 @@ __all__ = [
     "Trigger",
 ]
 
-#: How a baseline's reason begins: a recovered watcher knows by it that the event launches nothing.
+#: How a baseline's reason begins (a baseline is recorded as skipped and launches nothing).
 BASELINE = "baseline: "
 
 
@@ -202,7 +202,7 @@ class Drift:
         since = None if self.window is not None else ctx.last_fired_at
 
         def evaluate(ref: str, warnings: list[str]) -> Firing | None:
-            from conveyor.monitoring.monitor import EmptyWindowError, monitor
+            from conveyor.monitoring.monitor import monitor
 
             try:
                 report = monitor(
@@ -296,7 +296,7 @@ class PerformanceDrop:
         count, seconds = _window(self.window)
 
         def evaluate(ref: str, warnings: list[str]) -> Firing | None:
-            from conveyor.monitoring.monitor import EmptyWindowError, performance
+            from conveyor.monitoring.monitor import performance
 
             try:
                 report = performance(

@@ -4,28 +4,31 @@ Each firing is claimed in the metadata store before its run starts (`TriggerStor
 per trigger and event key), so duplicate events and restarts never fire twice. Runs are separate
 `conveyor run` processes: a crashing pipeline cannot take the watcher down, and each run is an
 ordinary recorded run — its own gate decides whether the model it trains is promoted, and a
-promotion moves the alias that `conveyor serve` follows. When the watcher restarts it adopts the
-runs still going, finishes the records of those that ended, and starts firings it had claimed but
-not yet launched.
+promotion moves the alias that `conveyor serve` follows.
 
-The steps of a firing, and what a restart does after a crash between two of them:
+The watcher chooses each run's id and records it in the claim, so a restarted watcher finds the
+run by its id. Until the run has recorded itself, a lock tells whether its process lives: the
+watcher takes `<home>/triggers/<run id>.lock` (`flock`) before the claim and hands the descriptor
+to the `conveyor run` it starts, which holds the lock until it exits, crash or not. The steps of
+a firing, and what a restart does after a crash between two of them:
 
-    claim (status started) ─ a baseline: marked skipped          → a baseline is marked skipped
-    host recorded ─ `conveyor run` started ─ its pid recorded    → a run going is adopted (found
-                                                                   by the parameters file in its
-                                                                   command line), one that ended
-                                                                   is recorded from its output;
-                                                                   only a firing never launched
-                                                                   is launched
-    the run ends ─ its outcome recorded                           → recorded from its output
+    a baseline: claimed as skipped, in one insert        → nothing to do
+    run id chosen, lock taken ─ claimed with the run id  → no run, lock free, no output: launched
+    `conveyor run --run-id` started ─ its pid recorded   → lock held: adopted; lock free, with
+                                                           output or a pid: it ended before
+                                                           recording its run (failed)
+    the run records itself … and ends                    → the run exists: adopted (recorded at
+                                                           once if it ended)
+    its outcome recorded                                 → finished: nothing to do
 
 What each check found wrong (an error, or warnings such as a column gone from the live data) is
-said once and kept in the trigger's `CheckJournal`.
+said once and recorded in the store (`TriggerStore.record_check`) when it changes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 import shutil
@@ -34,14 +37,15 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from conveyor.automation.journal import CheckJournal
-from conveyor.automation.triggers import BASELINE, CheckContext, Trigger
-from conveyor.exceptions import ConveyorError
-from conveyor.metadata.trigger_store import TriggerEvent, TriggerStore
+from conveyor.automation.triggers import CheckContext, Trigger
+from conveyor.exceptions import ConveyorError, NotFoundError
+from conveyor.metadata.records import RunRecord
+from conveyor.metadata.trigger_store import TriggerCheck, TriggerEvent, TriggerStore
 from conveyor.workspace import Workspace, open_workspace
 
 __all__ = ["Watcher"]
@@ -50,9 +54,7 @@ __all__ = ["Watcher"]
 @dataclasses.dataclass
 class _Child:
     event: TriggerEvent
-    trigger: str
-    process: subprocess.Popen[bytes]
-    out: Path
+    process: subprocess.Popen[bytes] | _Adopted
 
 
 class Watcher:
@@ -81,7 +83,6 @@ class Watcher:
         self._state: dict[str, dict[str, Any]] = {}  # each trigger's CheckContext.state
         self._waiting: set[str] = set()  # held back by max_runs at their last check
         self._logs = self.ws.settings.home / "triggers"
-        self.journal = CheckJournal(self._logs)
         names = [t.name for t in triggers]
         for trigger in triggers:
             problem = self._problem(trigger, names)
@@ -122,7 +123,7 @@ class Watcher:
         stop = stop or threading.Event()
         deadline = None if duration is None else time.monotonic() + duration
         for name, problem in self.faulty.items():  # not watched: kept for `triggers list`
-            self.journal.record(name, time.time(), problem, [])
+            self._record_check(name, time.time(), problem, [])
         self.recover()
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             self.tick()
@@ -152,7 +153,7 @@ class Watcher:
         return fired
 
     def _check(self, trigger: Trigger, now: float) -> TriggerEvent | None:
-        running = sum(1 for c in self._children if c.trigger == trigger.name)
+        running = sum(1 for c in self._children if c.event.trigger == trigger.name)
         if running >= trigger.max_concurrent:
             return None
         if len(self._children) >= self.max_runs:
@@ -179,10 +180,10 @@ class Watcher:
             if self.faulty.get(trigger.name) != message:
                 self.echo(f"trigger {trigger.name!r} failed its check: {message}")
             self.faulty[trigger.name] = message
-            self.journal.record(trigger.name, now, message, [])
+            self._record_check(trigger.name, now, message, [])
             return None
         self.faulty.pop(trigger.name, None)
-        if self.journal.record(trigger.name, now, None, ctx.warnings) is not None:
+        if self._record_check(trigger.name, now, None, ctx.warnings) is not None:
             for warning in ctx.warnings:  # said once, when they change
                 self.echo(f"trigger {trigger.name!r}: warning: {warning}")
         if ctx.notes != self._notes.get(trigger.name):  # said once, not at every check
@@ -191,172 +192,198 @@ class Watcher:
         self._notes[trigger.name] = ctx.notes
         if firing is None:
             return None
-        reason = firing.reason
-        if firing.baseline and not reason.startswith(BASELINE):
-            reason = BASELINE + reason  # how a restart tells a baseline that a crash left started
-        event = self.store.claim(
-            trigger.name, firing.key, reason, trigger.pipeline, dict(trigger.params)
-        )
-        if event is None:
-            return None  # this event already fired (a duplicate, or before a restart)
-        if firing.baseline:
-            self.store.update(event.id, status="skipped", finished_at=time.time())
+        claim = (trigger.name, firing.key, firing.reason, trigger.pipeline, dict(trigger.params))
+        if firing.baseline:  # finished as it is recorded: no crash leaves a baseline started
+            self.store.claim(*claim, status="skipped", host=self.host)
             return None
-        self.echo(f"trigger {trigger.name!r} fired: {firing.reason}")
-        self._launch(event, trigger.name)
+        lock = _Lock(self._logs, uuid.uuid4().hex)
+        lock.acquire()  # a new name: free. Held from before the claim, so no restarting watcher
+        try:  # takes the claimed firing for one never launched
+            event = self.store.claim(*claim, run_id=lock.run_id, host=self.host)
+            if event is None:
+                lock.remove()
+                return None  # this event already fired (a duplicate, or before a restart)
+            self.echo(f"trigger {trigger.name!r} fired: {firing.reason}")
+            self._launch(event, lock)
+        finally:
+            lock.release()
         return event
+
+    def _record_check(
+        self, trigger: str, at: float, error: str | None, warnings: list[str]
+    ) -> TriggerCheck | None:
+        return self.store.record_check(trigger, at, error, warnings, host=self.host)
 
     def _last_firing(self, name: str) -> TriggerEvent | None:
         return next((e for e in self.store.history(name, limit=20) if e.status != "skipped"), None)
 
     # -- runs --------------------------------------------------------------------------------------
 
-    def _params_file(self, event: TriggerEvent) -> Path:
-        """The run's parameters; its path in the run's command line names the firing."""
-        return self._logs / f"{event.id}.params.json"
+    def _log(self, event: TriggerEvent) -> Path:
+        """What the run's process printed (both streams)."""
+        return self._logs / f"{event.id}.log"
 
-    def _launch(self, event: TriggerEvent, trigger: str) -> None:
-        self._logs.mkdir(parents=True, exist_ok=True)
-        params = self._params_file(event)
+    def _launch(self, event: TriggerEvent, lock: _Lock) -> None:
+        """Start `conveyor run --run-id` for a claimed firing; the process inherits `lock`."""
+        assert event.run_id is not None and lock.fd is not None
+        params = self._logs / f"{event.id}.params.json"
         params.write_text(json.dumps(event.params))
-        out = self._logs / f"{event.id}.json"
-        command = [*_conveyor(), "run", event.pipeline or "", "--params", str(params), "--json"]
-        # A host and no pid: launched, maybe. A restart then looks for the process before
-        # launching again (see recover).
-        self.store.update(event.id, host=self.host)
-        with open(out, "wb") as stdout, open(self._logs / f"{event.id}.log", "wb") as stderr:
+        pipeline = event.pipeline or ""
+        command = [*_conveyor(), "run", pipeline, "--params", str(params), "--run-id", event.run_id]
+        with open(self._log(event), "wb") as log:
             process = subprocess.Popen(  # a session of its own: Ctrl-C stops the watcher only
                 command,
                 cwd=self.root,
-                stdout=stdout,
-                stderr=stderr,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                pass_fds=(lock.fd,),
             )
-        self.store.update(event.id, pid=process.pid, host=self.host)
-        self._children.append(_Child(event, trigger, process, out))
+        self.store.update(event.id, pid=process.pid)
+        self._children.append(_Child(dataclasses.replace(event, pid=process.pid), process))
 
     def _reap(self) -> None:
         for child in list(self._children):
-            code = child.process.poll()
-            if code is None:
+            if child.process.poll() is None:
                 continue
             self._children.remove(child)
-            self._finish(child.event, child.out, code)
+            event = child.event
+            if isinstance(child.process, _Adopted) and self._run(event.run_id) is None:
+                # what held the lock ended with no run: a run process that died, or the watcher
+                # that claimed the firing, dead before the launch: decided as after a restart
+                now = self.store.get(event.trigger, event.key)
+                if now is not None and now.status == "started":
+                    self._resume(now)
+            else:
+                self._finish(event)
 
-    def _finish(self, event: TriggerEvent, out: Path, code: int | None) -> None:
-        run_id, status = self._outcome(event, out)
-        if status is None:
-            status = "succeeded" if code == 0 else "failed"
-        self.store.update(event.id, status=status, run_id=run_id, finished_at=time.time())
-        self.echo(f"trigger {event.trigger!r}: run {run_id[:12] if run_id else '?'} {status}")
-
-    def _outcome(self, event: TriggerEvent, out: Path) -> tuple[str | None, str | None]:
-        found = _printed(out)
-        if found is not None:
-            return found
-        run = self._run_of(event)
-        return (run.id, _ended(run.status)) if run is not None else (None, None)
-
-    def _launched(self, event: TriggerEvent) -> int | None:
-        """The pid of a live `conveyor run` of this firing (its command line names the firing's
-        parameters file), or None. Linux: read from /proc; elsewhere always None."""
-        marker = str(self._params_file(event)).encode()
-        proc = Path("/proc")
-        if not proc.is_dir():
+    def _run(self, run_id: str | None) -> RunRecord | None:
+        try:
+            return None if run_id is None else self.ws.metadata.get_run(run_id)
+        except NotFoundError:
             return None
-        for entry in proc.iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if marker in argv and _alive(int(entry.name)):
-                return int(entry.name)
-        return None
 
-    def _run_of(self, event: TriggerEvent) -> Any:
-        """The run a firing's process started, found by its pid (after a watcher restart)."""
-        if event.pid is None:
-            return None
-        for run in self.ws.metadata.list_runs(limit=200):
-            if run.pid == event.pid and run.host == event.host and run.started_at >= event.fired_at:
-                return run
-        return None
+    def _finish(self, event: TriggerEvent) -> None:
+        """Record how the firing's run ended, from the run's own record."""
+        run = self._run(event.run_id)
+        if run is None:  # its process ended before recording the run: there is none
+            self.store.update(event.id, status="failed", run_id=None, finished_at=time.time())
+            self.echo(
+                f"trigger {event.trigger!r}: the run failed before it was recorded "
+                f"(see {self._log(event)})"
+            )
+        else:
+            status = _ended(run.status)
+            values = {"status": status, "finished_at": time.time(), "pid": event.pid or run.pid}
+            self.store.update(event.id, **values)
+            self.echo(f"trigger {event.trigger!r}: run {run.id[:12]} {status}")
+        _Lock(self._logs, event.run_id or "").remove()
 
     def recover(self) -> None:
-        """After a restart: adopt live runs, record ended ones, launch claimed-but-unlaunched."""
+        """After a restart: follow each firing not seen to end, by the run id it recorded."""
         for event in self.store.unfinished():
-            if event.pid is None and event.reason.startswith(BASELINE):
-                self.store.update(event.id, status="skipped", finished_at=time.time())
-            elif event.pid is None and event.host not in (None, self.host):
-                self.echo(
-                    f"trigger {event.trigger!r}: the firing {event.id} was being launched on "
-                    f"{event.host}; a watcher there records it"
-                )
-            elif event.pid is None:
-                self._relaunch(event)
-            elif event.host == self.host and _alive(event.pid):
-                self._children.append(
-                    _Child(
-                        event, event.trigger, _Adopted(event.pid), self._logs / f"{event.id}.json"
-                    )  # type: ignore[arg-type]
-                )
+            self._resume(event)
+
+    def _resume(self, event: TriggerEvent) -> None:
+        """Adopt the firing's run if it exists or its process lives; record it if its process
+        ended before recording the run; launch it only if it never started."""
+        assert event.run_id is not None  # a started firing is claimed with its run id
+        if self.ws.metadata.has_run(event.run_id):
+            self._adopt(event)  # launched: followed through the run's record, from any host
+            return
+        if event.host != self.host:
+            self.echo(
+                f"trigger {event.trigger!r}: the firing {event.id} is launched on {event.host}; "
+                "a watcher there starts or follows it"
+            )
+            return
+        lock = _Lock(self._logs, event.run_id)
+        if not lock.acquire():
+            self._adopt(event)  # its process lives and has yet to record the run
+            return
+        try:
+            if self.ws.metadata.has_run(event.run_id):  # recorded just now
+                self._adopt(event)
+            elif event.pid is not None or _wrote(self._log(event)):
+                self._finish(event)  # it started, and ended before recording the run
             else:
-                self._finish(event, self._logs / f"{event.id}.json", None)
+                self.echo(
+                    f"trigger {event.trigger!r}: launching the firing claimed before a restart"
+                )
+                self._launch(event, lock)
+        finally:
+            lock.release()
 
-    def _relaunch(self, event: TriggerEvent) -> None:
-        """A firing claimed, perhaps launched, whose pid was never recorded: adopt its run if
-        one is going, record it if it ended, launch it only if it never started."""
-        out = self._logs / f"{event.id}.json"
-        if event.host == self.host:
-            pid = self._launched(event)
-            if pid is not None:
-                self.store.update(event.id, pid=pid)
-                self.echo(f"trigger {event.trigger!r}: adopting the run launched before a restart")
-                adopted = dataclasses.replace(event, pid=pid)
-                child = _Child(adopted, event.trigger, _Adopted(pid), out)  # type: ignore[arg-type]
-                self._children.append(child)
-                return
-            if _printed(out) is not None:
-                self._finish(event, out, None)
-                return
-        self.echo(f"trigger {event.trigger!r}: launching the firing claimed before a restart")
-        self._launch(event, event.trigger)
+    def _adopt(self, event: TriggerEvent) -> None:
+        assert event.run_id is not None
+        said = f"adopting run {event.run_id[:12]}, launched before a restart"
+        self.echo(f"trigger {event.trigger!r}: {said}")
+        adopted = _Adopted(lambda: self._run(event.run_id), _Lock(self._logs, event.run_id))
+        self._children.append(_Child(event, adopted))
 
 
-def _printed(out: Path) -> tuple[str | None, str | None] | None:
-    """The run id and status a finished `conveyor run --json` printed, or None."""
-    try:
-        result = json.loads(out.read_text())
-        return result.get("run_id"), result.get("status")
-    except (OSError, ValueError, AttributeError):
-        return None
+class _Lock:
+    """`<folder>/<run id>.lock`: held by whoever launches the run, then by the run's process,
+    which inherits the descriptor. `flock` locks belong to the open file, so the lock is free
+    once every process holding it has ended, however it ended."""
+
+    def __init__(self, folder: Path, run_id: str) -> None:
+        self.run_id = run_id
+        self.path = folder / f"{run_id}.lock"
+        self.fd: int | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock without waiting; False when a process of the firing holds it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self.fd = fd
+        return True
+
+    def release(self) -> None:
+        """Close this process's descriptor (a run process started with it keeps the lock)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def held(self) -> bool:
+        """Whether a process of the firing holds the lock."""
+        if not self.acquire():
+            return True
+        self.release()
+        return False
+
+    def remove(self) -> None:
+        self.release()
+        self.path.unlink(missing_ok=True)
 
 
 class _Adopted:
-    """A run process started by an earlier watcher: polled by pid."""
+    """A run launched before a restart, polled like a process: going while its run is running,
+    or, before the run is recorded, while its process holds the firing's lock."""
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+    def __init__(self, run: Callable[[], RunRecord | None], lock: _Lock) -> None:
+        self._run = run
+        self._lock = lock
 
     def poll(self) -> int | None:
-        return None if _alive(self.pid) else -1
+        if self._run() is None and self._lock.held():
+            return None  # started, not recorded yet
+        run = self._run()
+        return None if run is not None and run.status == "running" else 0
 
 
-def _alive(pid: int) -> bool:
+def _wrote(log: Path) -> bool:
+    """Whether a run process wrote to its log (it started)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie of ours is not alive
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
+        return log.stat().st_size > 0
     except OSError:
-        return True
+        return False
 
 
 def _ended(status: str) -> str:

@@ -70,7 +70,7 @@ def monitor(
     if html is not None:
         _check_writable(html)
     with reported_errors():
-        from conveyor.monitoring.monitor import EmptyWindowError
+        from conveyor.exceptions import EmptyWindowError
         from conveyor.monitoring.monitor import monitor as evaluate
 
         frame = None

@@ -76,11 +76,12 @@ def list_triggers(
 
         triggers, errors = _triggers(files)
         watcher = Watcher(triggers)
-        checked = watcher.journal.current()
+        checked = watcher.store.checks()
         rows = []
         for trigger in triggers:
             last = watcher.store.last(trigger.name)
-            seen = checked.get(trigger.name, {})
+            seen = checked.get(trigger.name)  # its problems as last recorded, by any watcher
+            since = seen.at if seen is not None and (seen.error or seen.warnings) else None
             rows.append(
                 {
                     "name": trigger.name,
@@ -90,9 +91,9 @@ def list_triggers(
                     "cooldown_s": trigger.cooldown_s,
                     "max_concurrent": trigger.max_concurrent,
                     # what is wrong with it now, else what its last check failed on
-                    "error": watcher.faulty.get(trigger.name) or seen.get("error"),
-                    "warnings": seen.get("warnings", []),
-                    "problems_since": seen.get("at"),
+                    "error": watcher.faulty.get(trigger.name) or (seen.error if seen else None),
+                    "warnings": seen.warnings if seen else [],
+                    "problems_since": since,
                     "last": dataclasses.asdict(last) if last else None,
                 }
             )
@@ -136,15 +137,14 @@ def history(
     (`error` and `warnings` from then on; both empty: the problems ended), and a time `at`.
     """
     with reported_errors():
-        from conveyor.automation.journal import CheckJournal
         from conveyor.metadata.trigger_store import TriggerStore
         from conveyor.workspace import open_workspace
 
-        ws = open_workspace()
-        events = TriggerStore(ws.metadata).history(trigger, limit)
-        checks = CheckJournal(ws.settings.home / "triggers").entries(trigger, limit)
+        store = TriggerStore(open_workspace().metadata)
+        events = store.history(trigger, limit)
+        checks = store.check_history(trigger, limit)
     entries = [{"kind": "firing", "at": e.fired_at, **dataclasses.asdict(e)} for e in events]
-    entries += [{"kind": "check", **entry} for entry in checks]
+    entries += [{"kind": "check", **dataclasses.asdict(check)} for check in checks]
     entries.sort(key=lambda e: e["at"] or 0.0, reverse=True)
     entries = entries[:limit]
     if as_json:

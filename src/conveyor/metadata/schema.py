@@ -257,9 +257,21 @@ trigger_events = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),  # started | succeeded | failed | skipped
     sa.Column("pipeline", sa.Text),
     sa.Column("params", sa.Text),
-    sa.Column("run_id", sa.String(32)),
-    sa.Column("pid", sa.Integer),  # the `conveyor run` process, until its run id is known
-    sa.Column("host", sa.String(200)),
+    sa.Column("run_id", sa.String(32)),  # chosen and recorded before the run is launched
+    sa.Column("pid", sa.Integer),  # the `conveyor run` process
+    sa.Column("host", sa.String(200)),  # the watcher's machine, which launches the run
     sa.Column("finished_at", sa.Float),
     sa.UniqueConstraint("trigger", "key", name="uq_trigger_events_trigger_key"),
+)
+
+trigger_checks = sa.Table(
+    "trigger_checks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("trigger", sa.String(200), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("error", sa.Text),  # why the check failed; None: it ran
+    sa.Column("warnings", sa.Text, nullable=False),  # JSON list: problems of the data it saw
+    sa.Column("host", sa.String(200)),  # the watcher's machine
+    sa.Index("ix_trigger_checks_trigger_id", "trigger", "id"),
 )

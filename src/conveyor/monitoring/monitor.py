@@ -19,7 +19,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from conveyor.exceptions import DataError, NotFoundError, ParameterError
+from conveyor.exceptions import DataError, EmptyWindowError, NotFoundError, ParameterError
 from conveyor.metadata.model_store import ModelVersionRecord
 from conveyor.metadata.monitor_store import MonitorResult, MonitorStore
 from conveyor.monitoring.drift import (
@@ -37,15 +37,11 @@ from conveyor.workspace import Workspace, load_recorded, open_workspace
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["HIGHER_IS_BETTER", "EmptyWindowError", "MonitorReport", "monitor", "performance"]
+__all__ = ["HIGHER_IS_BETTER", "MonitorReport", "monitor", "performance"]
 
 #: The direction of each live metric: True when a larger value is better. A performance drop is
 #: a fall of the first kind (accuracy, f1, r2) or a rise of the second (mae, rmse).
 HIGHER_IS_BETTER = {"accuracy": True, "f1": True, "r2": True, "mae": False, "rmse": False}
-
-
-class EmptyWindowError(DataError):
-    """The window holds no live rows (nothing served in it, or nothing in the data given)."""
 
 
 @dataclasses.dataclass
