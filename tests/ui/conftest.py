@@ -49,7 +49,8 @@ class Project:
     fragile: str
     gated: str
     release: list[str]
-    trigger_run: str
+    trigger_run: str  # the run the schedule trigger started
+    drift_run: str  # the run the drift trigger on penguins started
 
 
 def _log_segment(ws: Workspace, frame: pd.DataFrame, model: str) -> None:
@@ -121,18 +122,32 @@ def _populate(root: Path) -> Project:
     _log_segment(ws, log, "penguins")
     monitor("penguins@production", ws=ws)  # from the prediction log: the latest report
     triggers = TriggerStore(ws.metadata)
+    drift = triggers.claim(  # a trigger watching the model (keyed MODEL:VERSION:DIGEST), earlier
+        f"drift of penguins {p.SVG}",
+        "penguins:1:0123456789abcdef0123",
+        f"penguins:1 drift_share = 0.75 >= 0.5 {p.SCRIPT}",
+        f"{p.__file__}:release",
+        {"c": 2.0},
+        run_id=second.id,
+    )
+    assert drift is not None
+    triggers.update(
+        drift.id, fired_at=drift.fired_at - 60, status="succeeded", finished_at=drift.fired_at - 30
+    )
     event = triggers.claim(
         f"nightly {p.IMG}",
         "2026-01-01T00:00",
         f"schedule {p.SCRIPT}",
         f"{p.__file__}:training",
         {"lr": 0.3},
+        run_id=training[-1],
     )
     assert event is not None
-    triggers.update(event.id, status="succeeded", run_id=training[-1], finished_at=time.time())
+    triggers.update(event.id, status="succeeded", finished_at=time.time())
     return Project(
-        root, settings, ws, training, fragile.id, gated.id, [first.id, second.id], training[-1]
-    )
+        root, settings, ws, training, fragile.id, gated.id, [first.id, second.id], training[-1],
+        second.id,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -154,6 +169,7 @@ class Shapes:
     grid: str  # a run of 200 steps
     killed: str  # a run killed (SIGKILL) while its step `wait_for` was running
     plain_model: str  # a model whose only version has no alias
+    relay: str  # a run whose step `check` passes its input through, with a long JSON report
 
 
 def _killed_mid_step(root: Path, settings: Settings) -> str:
@@ -185,12 +201,13 @@ def shapes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shapes]:
         settings = Settings.load(root)
         nine = p.nine.run(settings=settings)
         grid = p.grid.run(settings=settings)
-        assert nine.status == grid.status == "succeeded"
+        relay = p.relay.run(settings=settings)
+        assert nine.status == grid.status == relay.status == "succeeded"
         killed = _killed_mid_step(root, settings)
         ModelRegistry(open_workspace(settings)).register(
             "plain", nine.step("stage").outputs["output"], run_id=nine.id
         )
-        yield Shapes(root, nine.id, grid.id, killed, "plain")
+        yield Shapes(root, nine.id, grid.id, killed, "plain", relay.id)
     close_workspaces()
 
 

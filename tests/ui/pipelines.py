@@ -159,3 +159,38 @@ def grid(layers: int = 20, width: int = 10):
     for _ in range(layers - 1):
         row = [cell(row[i], row[(i + 1) % width]) for i in range(width)]
     return row[0]
+
+
+#: an argument as an estimator's repr reads: continuation lines indented to line up under an
+#: opening bracket (80 columns wide), each line short
+SPEC = """Pipeline(steps=[('features',
+                 ColumnTransformer([('num',
+                                     StandardScaler(),
+                                     ['x']),
+                                    ('cat',
+                                     OneHotEncoder(),
+                                     ['colour'])])),
+                ('model',
+                 LogisticRegression(C=0.5))])"""
+
+
+@cv.step(outputs=("data", "report"))
+def check(data: pd.DataFrame, spec: str = ""):
+    """Validate and pass the data through unchanged (the very bytes it read), with a report."""
+    report = {
+        f"column_{i}": {"missing": 0, "min": float(i), "max": float(i + 1), "dtype": "float64"}
+        for i in range(12)
+    }  # longer than an artifact summary's 500 characters
+    return data, report
+
+
+@cv.step
+def count(data: pd.DataFrame) -> int:
+    return len(data)
+
+
+@cv.pipeline
+def relay(n: int = 20):
+    """make_data → check (passes the data through) → count: a lineage with a loop to avoid."""
+    checked, _report = check(make_data(n), spec=SPEC)
+    return count(checked)

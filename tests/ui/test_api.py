@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import httpx
@@ -73,6 +74,7 @@ def test_a_page_of_runs_is_named_by_its_cursor_both_ways(
         ({"after": "nonsense"}, "after"),
         ({"before": "1.5:not-an-id"}, "before"),
         ({"after": "1.5:ab12", "before": "1.5:ab12"}, "after, before"),
+        ({"status": "bogus"}, "'running', 'succeeded', 'failed' or 'interrupted'"),
     ],
 )
 def test_bad_list_parameters_are_400s_naming_the_field(
@@ -162,6 +164,14 @@ def test_a_step_whose_run_was_killed_is_interrupted_not_running(
     }
     assert (step["recorded"], step["live"], step["state"]) == (False, False, "interrupted")
     assert "waiting for" in step["live_log"]
+    # its end was never recorded: how long it was seen alive, at least
+    seen = run["last_seen"]
+    assert seen["by"] in ("heartbeat", "step") and seen["duration_s"] >= 0
+    assert seen["at"] == pytest.approx(run["run"]["started_at"] + seen["duration_s"])
+    with shapes_ui.client() as api:
+        listed = api.get("/api/runs", params={"status": "interrupted"}).json()["runs"]
+    assert [r["id"] for r in listed] == [shapes.killed] and listed[0]["duration_s"] is None
+    assert 0 <= listed[0]["seen_s"] <= seen["duration_s"]
 
 
 def test_an_artifact_has_a_preview_statistics_and_lineage(
@@ -258,6 +268,26 @@ def test_monitoring_series_latest_report_and_triggers(api: httpx.Client, filled:
     assert api.get("/api/monitoring/other").status_code == 404
     fired = api.get("/api/triggers", params={"trigger": f"nightly {p.IMG}"}).json()
     assert [e["reason"] for e in fired] == [f"schedule {p.SCRIPT}"]
+    assert len(overview["triggers"]) == 2  # the schedule's and the drift trigger's
+    watching = [e["trigger"] for e in data["triggers"]]  # only the triggers on this model
+    assert watching == [f"drift of penguins {p.SVG}"]
+    assert latest["thresholds"]["share"] == 0.5 and latest["warnings"] == []
+    assert {x["threshold"] for x in data["drift_share"]} == {0.5}
+
+
+def test_histograms_rebuilt_from_the_log_count_only_the_rows_the_version_served(
+    filled: Project,
+) -> None:
+    """Every logged row was served by version 1: recomputing a report on version 2 finds none
+    (monitoring counts only the rows the version monitored served, as `read_log(version=)`)."""
+    from conveyor.metadata.monitor_store import MonitorStore
+    from conveyor.ui.monitoring import _recomputed
+
+    first = MonitorStore(filled.ws.metadata).latest("penguins")[0]
+    assert first.version == 1 and first.window_start is not None
+    served = _recomputed(filled.ws, "penguins", first)
+    assert served is not None and served["source"] == "log" and "(333 rows)" in served["note"]
+    assert _recomputed(filled.ws, "penguins", dataclasses.replace(first, version=2)) is None
 
 
 def test_without_the_log_window_the_reference_histograms_are_shown(filled: Project) -> None:

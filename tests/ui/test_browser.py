@@ -288,7 +288,14 @@ def test_models_monitoring_and_api_pages(tab: Tab, filled: Project) -> None:
     assert "The distributions the latest report compared" in page.inner_text("#histogram-note")
     assert page.locator("#feature-drift .chart").count() == 4
     assert page.locator("#latest-features tr[data-feature='bill_length_mm'] .drifted").count()
+    # only the firings of triggers that watch this model, not the nightly schedule's
+    assert page.locator("#triggers tbody tr").count() == 1
+    assert f"drift of penguins {p.SVG}" in page.inner_text("#triggers tbody tr")
     tab.shoot("monitoring")
+    page.click(f"#triggers a[href='/runs/{filled.drift_run}']")
+    tab.wait("run")
+    page = tab.open("/monitoring", "monitoring")
+    assert page.locator("#triggers tbody tr").count() == 2  # every trigger's here
     page.click(f"#triggers a[href='/runs/{filled.trigger_run}']")
     tab.wait("run")
     page = tab.open("/api-docs", "api-docs")
@@ -316,7 +323,7 @@ def test_no_payload_runs_on_any_page(tab: Tab, filled: Project) -> None:
         ("/models", "models", "penguins"),
         ("/models/penguins", "model", p.SCRIPT),
         ("/monitoring", "monitoring", p.SCRIPT),
-        ("/monitoring/penguins", "monitor", p.IMG),
+        ("/monitoring/penguins", "monitor", p.SVG),  # in the name of the trigger on penguins
     ]
     for path, ready, shown in pages:
         page = tab.open(path, ready)
@@ -376,3 +383,29 @@ def _running(ui: UiServer, proc: subprocess.Popen[bytes]) -> str:
             assert proc.poll() is None, "the run ended before it was seen running"
             time.sleep(0.1)
     raise AssertionError("the gated run never showed up as running")
+
+
+def test_a_malformed_address_shows_an_error_not_a_stuck_page(tab: Tab) -> None:
+    page = tab.open("/runs/%E0%A4%A", "error")
+    assert "This address is not valid" in page.inner_text("#bad-address")
+    assert "Loading" not in page.inner_text("main")
+    page.click("#bad-address a")
+    tab.wait("runs")
+    tab.clean()
+
+
+def test_the_api_reference_shows_what_each_endpoint_answers(tab: Tab) -> None:
+    page = tab.open("/api-docs", "api-docs")
+    runs = page.locator(".endpoint[data-path='/api/runs']")
+    assert "RunPage" in runs.inner_text()
+    runs.locator("details.fields summary").click()
+    fields = runs.locator("details.fields tbody tr").all_inner_texts()
+    assert any(f.startswith("next") and "string | null" in f for f in fields), fields
+    assert "One of: running, succeeded, failed, interrupted." in runs.inner_text()
+    one = page.locator(".endpoint[data-path='/api/runs/{run_id}/steps/{name}']")
+    codes = one.locator("table.errors tbody tr").evaluate_all(
+        "(rows) => rows.map((r) => r.dataset.status)"
+    )
+    assert codes == ["400", "404"]
+    assert "StepDetail" in one.inner_text()
+    tab.clean()

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from conveyor.ui.dag import NODE_H, NODE_W, layout, run_edges
+from conveyor.ui.dag import NODE_H, NODE_W, back_edges, layout, run_edges
 
 
 def step(name, position, inputs=(), outputs=(), status="succeeded", error=None):
@@ -114,7 +114,39 @@ def test_layout_is_deterministic_and_survives_a_cycle() -> None:
     assert layout(names, edges) == layout(list(names), list(reversed(edges)))
     cyclic = layout(["x", "y", "z"], [("x", "y"), ("y", "z"), ("z", "x")])
     assert {a for a, _, _ in cyclic.edges} <= {"x", "y"}  # the back edge is dropped
+    assert cyclic.cut == [("z", "x")]
     assert len(set(cyclic.positions.values())) == 3
+
+
+def test_a_cycle_loses_its_back_edge_and_nothing_else() -> None:
+    """A lineage graph lists its nodes as it walks (the artifact first, then who made it):
+    breaking the loop artifact → validate → artifact must not cut the edges that merely go
+    against that order, such as ingest → artifact."""
+    names = ["artifact", "ingest", "validate", "split", "train"]
+    edges = [
+        ("ingest", "artifact"),
+        ("artifact", "validate"),
+        ("validate", "artifact"),  # validate wrote back what it read
+        ("artifact", "split"),
+        ("split", "train"),
+    ]
+    placed = layout(names, edges)
+    assert placed.cut == [("validate", "artifact")]
+    kept = {(a, b) for a, b, _ in placed.edges}
+    assert kept == set(edges) - {("validate", "artifact")}
+    for a, b in kept:
+        assert placed.positions[a][0] < placed.positions[b][0], (a, b)
+    assert [placed.layers[n] for n in names] == [1, 0, 2, 2, 3]
+
+
+def test_back_edges_of_an_acyclic_graph_are_none_in_any_order() -> None:
+    names = ["d", "c", "b", "a"]  # listed against the edges' direction
+    edges = [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")]
+    assert back_edges(names, edges) == set()
+    assert layout(names, edges).layers == {"a": 0, "b": 1, "c": 1, "d": 2}
+    chain = [f"n{i}" for i in range(5000)]  # deep: no recursion limit
+    loop = [*itertools.pairwise(chain), ("n4999", "n0")]
+    assert back_edges(chain, loop) == {("n4999", "n0")}
 
 
 @pytest.mark.parametrize("size", [1, 200])

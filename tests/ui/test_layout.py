@@ -4,6 +4,7 @@ run was killed while it ran. Screenshots go to tests/ui/output/."""
 
 from __future__ import annotations
 
+import httpx
 from tests.ui import pipelines as p
 from tests.ui.conftest import Project, Shapes, Tab
 
@@ -106,5 +107,106 @@ def test_a_step_of_a_killed_run_says_it_never_finished(shapes_tab: Tab, shapes: 
     assert "never finished" in (
         page.text_content("#dag g.node[data-node='wait_for'] text.sub") or ""
     )
+    # its end was never recorded: how long it ran at least, until it was last seen
+    assert page.inner_text("#run-duration").startswith("at least ")
+    assert "last heartbeat" in page.inner_text("#run-duration") or "last step" in page.inner_text(
+        "#run-duration"
+    )
+    page = tab.open("/runs?status=interrupted", "runs")
+    assert page.inner_text(f"#runs tr[data-run='{shapes.killed}'] td:nth-child(6)").startswith("≥ ")
     tab.shoot("run-interrupted")
+    tab.clean()
+
+
+#: each edge of a drawn graph: the boxes it joins, from their `transform`s
+EDGES = """(box) => {
+  const at = (id) => {
+    const g = box.querySelector(`g.node[data-node="${id}"]`);
+    const [x, y] = g.getAttribute("transform").match(/[-\\d.]+/g).map(Number);
+    return { x, y };
+  };
+  return [...box.querySelectorAll("path.edge")].map((p) => ({
+    from: p.dataset.from, to: p.dataset.to, classes: p.getAttribute("class"),
+    x1: at(p.dataset.from).x, x2: at(p.dataset.to).x,
+  }));
+}"""
+
+
+def test_a_step_that_passes_its_input_through_keeps_the_lineage_flowing_right(
+    shapes_tab: Tab, shapes: Shapes
+) -> None:
+    """`check` returns the data it read: the same bytes, the same artifact. The lineage draws
+    that as an input of `check`, passed through — not as a loop that drags `make_data` into
+    the column of its own output with edges running back through the boxes."""
+    tab = shapes_tab
+    with httpx.Client(base_url=tab.base) as api:
+        data = api.get(f"/api/runs/{shapes.relay}/steps/make_data").json()["outputs"][0]
+    page = tab.open(f"/artifacts/{data['artifact_id']}", "artifact")
+    edges = page.locator("#lineage").evaluate(EDGES)
+    assert edges and all(e["x1"] < e["x2"] for e in edges), edges  # left to right, every one
+    through = [e for e in edges if "passthrough" in e["classes"]]
+    assert len(through) == 1 and through[0]["to"].startswith("s:")
+    assert not [e for e in edges if e["from"] == through[0]["to"] and e["to"] == through[0]["from"]]
+    assert "check read the artifact and wrote it back unchanged" in page.inner_text(
+        "#passed-through"
+    )
+    tab.shoot("lineage-passed-through")
+    tab.clean()
+
+
+def test_a_multi_line_argument_keeps_its_shape_without_blank_lines(
+    shapes_tab: Tab, shapes: Shapes
+) -> None:
+    tab = shapes_tab
+    page = tab.open(f"/runs/{shapes.relay}/steps/check", "run")
+    page.wait_for_selector("#step-arguments")
+    cell = page.locator("#step-arguments tbody td:nth-child(2)")
+    shown = cell.inner_text().split("\n")
+    assert [line.strip() for line in shown] == [line.strip() for line in p.SPEC.split("\n")]
+    indents = [len(line) - len(line.lstrip()) for line in shown]
+    assert max(indents) <= 8 and indents[1] < indents[2]  # the nesting, two spaces a level
+    lines = page.evaluate(
+        "(td) => td.getBoundingClientRect().height / parseFloat(getComputedStyle(td).lineHeight)",
+        cell.element_handle(),
+    )
+    assert lines < len(shown) + 1.5  # one line on screen per line of text: no blank gaps
+    fits = "(el => el.scrollWidth <= el.clientWidth)"
+    assert page.evaluate(f"{fits}(document.querySelector('#step-arguments').parentElement)")
+    tab.shoot("step-multi-line-argument")
+    tab.clean()
+
+
+def test_a_long_json_artifact_is_pretty_printed_and_folded(shapes_tab: Tab, shapes: Shapes) -> None:
+    tab = shapes_tab
+    with httpx.Client(base_url=tab.base) as api:
+        step = api.get(f"/api/runs/{shapes.relay}/steps/check").json()
+    report = next(o for o in step["outputs"] if o["label"] == "report")
+    assert report["size"] > 500
+    page = tab.open(f"/artifacts/{report['artifact_id']}", "artifact")
+    folded = page.inner_text("#value")
+    assert folded.startswith('{\n  "column_0": {\n    "missing": 0,')  # one key a line
+    assert "column_11" not in folded and page.get_attribute("#value", "data-folded") == "yes"
+    page.click("#value-toggle")
+    whole = page.inner_text("#value")
+    assert '"column_11": {' in whole and whole.rstrip().endswith("}")
+    assert page.inner_text("#value-toggle") == "Fold"
+    tab.shoot("artifact-json")
+    tab.clean()
+
+
+def test_the_step_panel_tables_fit_it(tab: Tab, filled: Project) -> None:
+    """A long type name (an sklearn estimator's) and the sizes beside it stay inside the panel."""
+    page = tab.open(f"/runs/{filled.release[0]}/steps/evaluate", "run")
+    page.wait_for_selector("#step-inputs")
+    panel = _box(tab, "#step-panel")
+    for table in ("#step-inputs", "#step-outputs"):
+        fits = "(el => el.scrollWidth <= el.clientWidth)"
+        assert page.evaluate(f"{fits}(document.querySelector('{table}').parentElement)"), table
+        sizes = page.locator(f"{table} tbody td:nth-child(4)")
+        for i in range(sizes.count()):
+            box = sizes.nth(i).bounding_box()
+            assert box and box["x"] + box["width"] <= panel["x"] + panel["width"], table
+            assert sizes.nth(i).inner_text().endswith("B") and "\n" not in sizes.nth(i).inner_text()
+    assert "sklearn.linear_model._logistic.LogisticRegression" in page.inner_text("#step-inputs")
+    tab.shoot("step-inputs")
     tab.clean()

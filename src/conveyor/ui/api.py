@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Body, Header, Path, Query, Request
@@ -63,6 +63,9 @@ ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
 
 router = APIRouter(prefix="/api", responses=BAD_REQUEST)
 
+#: the statuses the runs list filters by
+RunStatus = Literal["running", "succeeded", "failed", "interrupted"]
+
 
 def _state(request: Request) -> UiState:
     return request.app.state.ui
@@ -108,10 +111,10 @@ async def runs(
     request: Request,
     pipeline: Annotated[str | None, Query(description="Only runs of this pipeline.")] = None,
     status: Annotated[
-        str | None,
+        RunStatus | None,
         Query(
             description="running, succeeded, failed or interrupted (a run whose runner died "
-            "counts as interrupted)."
+            "counts as interrupted); another value is a 400."
         ),
     ] = None,
     since: Annotated[float | None, Query(description="Started at or after (UNIX seconds).")] = None,
@@ -187,7 +190,9 @@ async def step(
     run_id: Annotated[str, Path(description="Run id, unique prefix, or `latest`.")],
     name: Annotated[str, Path(description="The step's name in the run (e.g. `train`).")],
 ) -> dict[str, Any]:
-    """One step of a run: logged params, inputs/outputs, metrics, output and error."""
+    """One step of a run: logged params, inputs/outputs, metrics, output and error; for a step
+    not recorded, its `state` (running, ready, pending, interrupted, not-run) and what it
+    `waits_for`. A name that is not a step of the run is a 404."""
     state = _state(request)
     return await state.call(views.step_detail, state.ws, run_id, name)
 
@@ -360,8 +365,9 @@ async def monitoring_model(
     model: str,
     since: Annotated[float | None, Query(description="Only results since (UNIX seconds).")] = None,
 ) -> dict[str, Any]:
-    """Drift per feature over time, the drift share, quality and performance series, and the
-    latest report's numbers."""
+    """Drift per feature over time and the drift share, each point with the threshold its
+    report was judged by; quality and performance series; the latest report (its thresholds,
+    numbers and warnings); and the firings of the triggers watching the model."""
     state = _state(request)
     return await state.call(views.monitoring_model, state.ws, model, since)
 

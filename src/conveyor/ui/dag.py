@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["Layout", "graph_edges", "layout", "run_edges"]
+__all__ = ["Layout", "back_edges", "graph_edges", "item_of", "layout", "run_edges"]
 
 NODE_W, NODE_H = 150, 46
 GAP_X, GAP_Y = 40, 18
@@ -31,6 +31,12 @@ PAD = 12
 
 _SKIPPED = re.compile(r"upstream step '([^']+)' did not succeed")
 _ITEM = re.compile(r"^(.*)\[(\d+)\]$")
+
+
+def item_of(name: str) -> str | None:
+    """The map node an item belongs to (`fit[2]` → `fit`), or None for a plain step."""
+    found = _ITEM.match(name)
+    return found.group(1) if found else None
 
 
 def graph_edges(graph: Sequence[Sequence[Any]], steps: Iterable[str]) -> set[tuple[str, str]]:
@@ -81,7 +87,8 @@ class Layout:
 
     `edges` are (upstream, downstream, waypoints): an edge that spans several layers passes
     through a slot of each layer between (a virtual node of the layout, so it never crosses a
-    box), given as the top-left corners of those slots.
+    box), given as the top-left corners of those slots. `cut` are the edges left out to break
+    a cycle (see `back_edges`).
     """
 
     positions: dict[str, tuple[float, float]]
@@ -89,6 +96,7 @@ class Layout:
     width: float
     height: float
     edges: list[tuple[str, str, list[tuple[float, float]]]]
+    cut: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # broken cycles
 
 
 def layout(
@@ -99,17 +107,23 @@ def layout(
     node_w: float = NODE_W,
     node_h: float = NODE_H,
 ) -> Layout:
-    """Lay out a DAG left to right; `names` in a stable order (graph order) seeds the ranks."""
+    """Lay out a graph left to right; `names` in a stable order (graph order) seeds the ranks.
+
+    A cycle (content addressing lets a step write bytes an upstream step wrote) is broken at
+    its back edges alone — those a depth-first walk from the sources finds closing a loop —
+    which are left out of the layout and listed in `Layout.cut`.
+    """
     index = {name: i for i, name in enumerate(names)}
     kept = sorted({(a, b) for a, b in edges if a in index and b in index and a != b})
+    cut = back_edges(names, kept)
+    kept = [edge for edge in kept if edge not in cut]
     upstream: dict[str, set[str]] = {name: set() for name in names}
     for a, b in kept:
         upstream[b].add(a)
-    order = _topological(names, upstream, index)
+    order = list(graphlib.TopologicalSorter({n: upstream[n] for n in names}).static_order())
     layer: dict[str, int] = {}
     for name in order:  # longest path from a source
-        layer[name] = max((layer[u] + 1 for u in upstream[name] if u in layer), default=0)
-    kept = [(a, b) for a, b in kept if layer[a] < layer[b]]  # drops edges of a broken cycle
+        layer[name] = max((layer[u] + 1 for u in upstream[name]), default=0)
     # long edges pass through one virtual node per layer they cross
     slots: dict[str, int] = dict(layer)
     seed = dict(index)
@@ -159,16 +173,42 @@ def layout(
         width,
         height,
         [(a, b, [at[v] for v in chains[(a, b)]]) for a, b in kept],
+        sorted(cut),
     )
 
 
-def _topological(
-    names: Sequence[str], upstream: Mapping[str, set[str]], index: Mapping[str, int]
-) -> list[str]:
-    """Graph order; on a cycle (never from a real run), edges against `names` order are cut."""
-    try:
-        sorter = graphlib.TopologicalSorter({n: upstream[n] for n in names})
-        return list(sorter.static_order())
-    except graphlib.CycleError:
-        forward = {n: {u for u in upstream[n] if index[u] < index[n]} for n in names}
-        return list(graphlib.TopologicalSorter(forward).static_order())
+def back_edges(names: Sequence[str], edges: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The edges that close a cycle: those a depth-first walk reaches a node on its own path by.
+
+    The walk starts at the sources (nodes nothing points to), then at any node left, each in
+    `names` order, so the edge cut is the one leading back to where the graph begins; without
+    them the graph is acyclic. Iterative: a 10,000-step chain does not hit the recursion limit.
+    """
+    index = {name: i for i, name in enumerate(names)}
+    down: dict[str, list[str]] = {name: [] for name in names}
+    has_upstream: set[str] = set()
+    for a, b in edges:
+        down[a].append(b)
+        has_upstream.add(b)
+    for targets in down.values():
+        targets.sort(key=index.__getitem__)
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    cut: set[tuple[str, str]] = set()
+    starts = [n for n in names if n not in has_upstream] + list(names)
+    for start in starts:
+        if start in state:
+            continue
+        state[start] = 1
+        stack = [(start, iter(down[start]))]
+        while stack:
+            node, rest = stack[-1]
+            nxt = next(rest, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                cut.add((node, nxt))
+            elif nxt not in state:
+                state[nxt] = 1
+                stack.append((nxt, iter(down[nxt])))
+    return cut

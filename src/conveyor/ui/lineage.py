@@ -5,6 +5,11 @@ a deep graph costs a few queries per level. Upstream, each artifact has one prod
 that first wrote it). Downstream, an artifact read by many runs (a dataset used by every training
 run) shows one node per consuming step name — its latest step run — with the count of step runs
 it stands for. The walk stops at `depth` levels each way and at `max_nodes` nodes.
+
+A step that writes back an artifact it read (a validation step returning its input unchanged:
+the same bytes, so the same id) would make a loop artifact → step → artifact; that output is
+shown on the input edge instead (`passed_through`: the output's name). Any other cycle equal
+bytes make is broken at its back edge (`back`), drawn apart by the page.
 """
 
 from __future__ import annotations
@@ -165,9 +170,15 @@ def artifact_lineage(
             found = info.get(node["artifact_id"], {})
             node["type_name"] = found.get("type_name")
             node["size"] = found.get("size")
+    # a step that wrote back an artifact it read (a check returning its input unchanged) did
+    # not make it: its output is drawn on its input edge, "passed through", not as a loop
+    reads = {(b, a): label for a, b, label in edges if a.startswith("a:")}
+    passed = {(a, b): label for a, b, label in edges if a.startswith("s:") and (a, b) in reads}
+    drawn = sorted(e for e in edges if (e[0], e[1]) not in passed)
     names = list(nodes)
-    placed = layout(names, [(a, b) for a, b, _ in edges], node_w=170, node_h=42)
+    placed = layout(names, [(a, b) for a, b, _ in drawn], node_w=170, node_h=42)
     routes = {(a, b): points for a, b, points in placed.edges}
+    cut = set(placed.cut)
     return {
         "artifact_id": artifact_id,
         "nodes": [
@@ -175,8 +186,15 @@ def artifact_lineage(
             for key, node in nodes.items()
         ],
         "edges": [
-            {"source": a, "target": b, "label": label, "points": routes.get((a, b), [])}
-            for a, b, label in sorted(edges)
+            {
+                "source": a,
+                "target": b,
+                "label": label,
+                "points": routes.get((a, b), []),
+                "passed_through": passed.get((b, a)),
+                "back": (a, b) in cut,
+            }
+            for a, b, label in drawn
         ],
         "width": placed.width,
         "height": placed.height,

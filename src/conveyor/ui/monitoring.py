@@ -6,13 +6,19 @@ Monitoring stores one row per evaluation, feature and metric (`MonitorStore`), a
 there (`source` "report"). Reports written before 0006 stored numbers only; for those the
 histograms are rebuilt: when the report was computed on a window of the prediction log, that
 window is read again and evaluated with the same code (`conveyor.monitoring.monitor`, nothing
-stored) — `source` "log"; when it was computed on a frame given directly, that data is gone and
-the page shows the reference distributions captured at registration, and says so — `source`
-"reference".
+stored, and only the rows the monitored version served, as the report counted them) — `source`
+"log"; when it was computed on a frame given directly, that data is gone and the page shows the
+reference distributions captured at registration, and says so — `source` "reference".
+
+A report's `drift_share` row keeps the thresholds it was judged by (`details`); each plotted point
+carries its own report's, so a threshold line is drawn where it was at each point (reports stored
+without them were judged by the defaults, `DriftThresholds()`). `warning` rows are a report's
+messages: listed with the latest report, never plotted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections import OrderedDict
@@ -24,14 +30,17 @@ from conveyor.metadata import schema as t
 from conveyor.metadata.model_store import ModelStore
 from conveyor.metadata.monitor_store import MonitorStore
 from conveyor.metadata.store import MetadataStore
+from conveyor.monitoring.drift import DriftThresholds
 from conveyor.workspace import Workspace
 
-__all__ = ["histograms", "latest_report", "monitored_models", "series"]
+__all__ = ["histograms", "latest_report", "monitored_models", "series", "thresholds_of"]
 
 _CACHE: OrderedDict[str, dict[str, Any]] = OrderedDict()
 _LOCK = threading.Lock()
-#: the metric each kind of feature is judged by (and its default threshold)
-PRIMARY = {"psi": 0.2, "js": 0.1}
+#: the thresholds of reports stored without theirs (before they were kept with the report)
+DEFAULTS: dict[str, Any] = dataclasses.asdict(DriftThresholds())
+#: the metric each kind of feature is judged by (its threshold has the same name)
+PRIMARY = ("psi", "js")
 
 
 def monitored_models(meta: MetadataStore) -> list[dict[str, Any]]:
@@ -63,34 +72,65 @@ def monitored_models(meta: MetadataStore) -> list[dict[str, Any]]:
     return found
 
 
+def thresholds_of(row: Any) -> dict[str, Any]:
+    """The thresholds a report was judged by, from its `drift_share` row (`details`); the
+    defaults for a report stored without them."""
+    try:
+        stored = json.loads(row.details or "{}").get("thresholds") or {}
+    except (ValueError, AttributeError):
+        stored = {}
+    return {**DEFAULTS, **stored}
+
+
 def series(meta: MetadataStore, model: str, since: float | None = None) -> dict[str, Any]:
-    """Every stored number of `model` as time series, grouped for plotting."""
+    """Every stored number of `model` as time series, grouped for plotting.
+
+    Each drift point carries the threshold its report was judged by (`threshold`), so a plot
+    draws the line where it was for each report, even when the thresholds changed.
+    """
+    rows = MonitorStore(meta).series(model, since=since)
+    judged = {
+        r.report_id: thresholds_of(r)
+        for r in rows
+        if r.kind == "drift" and r.feature is None and r.metric == "drift_share"
+    }
     dataset: list[dict[str, Any]] = []
     features: dict[str, dict[str, Any]] = {}
     other: dict[str, dict[str, list[list[Any]]]] = {}
-    for r in MonitorStore(meta).series(model, since=since):
-        point = [r.at, r.value, r.drifted, r.version, r.report_id]
-        if r.kind == "histogram":
-            continue  # distributions, not a number over time: see `histograms`
+    for r in rows:
+        if r.kind in ("histogram", "warning"):
+            continue  # distributions and messages, not numbers over time: see latest_report
+        limits = judged.get(r.report_id, DEFAULTS)
         if r.kind == "drift" and r.feature is None:
             dataset.append(
-                {"at": r.at, "value": r.value, "drifted": r.drifted, "version": r.version}
+                {
+                    "at": r.at,
+                    "value": r.value,
+                    "drifted": r.drifted,
+                    "version": r.version,
+                    "threshold": limits["share"],
+                }
             )
         elif r.kind == "drift":
             entry = features.setdefault(r.feature, {"primary": None, "metrics": {}})
+            threshold = limits.get(r.metric) if r.metric in PRIMARY else None
+            point = [r.at, r.value, r.drifted, r.version, r.report_id, threshold]
             entry["metrics"].setdefault(r.metric, []).append(point)
             if r.metric in PRIMARY:
                 entry["primary"] = r.metric
         else:
+            point = [r.at, r.value, r.drifted, r.version, r.report_id, None]
             label = r.kind if r.feature is None else f"{r.kind}: {r.feature}"
             other.setdefault(label, {}).setdefault(r.metric, []).append(point)
-    for entry in features.values():
-        entry["threshold"] = PRIMARY.get(entry["primary"])
+    for entry in features.values():  # the latest report's, for a single line
+        points = entry["metrics"].get(entry["primary"]) or []
+        entry["threshold"] = points[-1][5] if points else None
     return {"model": model, "drift_share": dataset, "features": features, "other": other}
 
 
 def latest_report(meta: MetadataStore, model: str) -> dict[str, Any] | None:
-    """The most recent evaluation of `model`: its window, verdict and per-feature numbers."""
+    """The most recent evaluation of `model`: its window, verdict, the thresholds it was
+    judged by, per-feature numbers and the warnings it raised."""
     rows = MonitorStore(meta).latest(model)
     if not rows:
         return None
@@ -105,22 +145,31 @@ def latest_report(meta: MetadataStore, model: str) -> dict[str, Any] | None:
         "window_end": first.window_end,
         "drift_share": None,
         "drifted": None,
+        "thresholds": None,
         "prediction": {},
         "performance": {},
         "quality": {},
+        "warnings": [],
     }
     for r in rows:
         if r.kind == "histogram":
             continue
-        if r.kind == "drift" and r.feature is None:
+        if r.kind == "warning":
+            try:
+                message = json.loads(r.details or "{}").get("message")
+            except (ValueError, AttributeError):
+                message = None
+            report["warnings"].append({"feature": r.feature, "message": message or r.details})
+        elif r.kind == "drift" and r.feature is None:
             report["drift_share"], report["drifted"] = r.value, r.drifted
+            report["thresholds"] = thresholds_of(r)
         elif r.kind == "drift":
             entry = features.setdefault(r.feature, {"feature": r.feature, "statistics": {}})
             entry["statistics"][r.metric] = r.value
             entry["drifted"] = r.drifted
         elif r.kind == "quality":
             report["quality"].setdefault(r.feature or "", {})[r.metric] = r.value
-        else:  # prediction | performance
+        else:  # prediction | performance (and kinds this version does not know)
             report.setdefault(r.kind, {})[r.metric] = r.value
     report["features"] = list(features.values())
     return report
@@ -175,7 +224,8 @@ def _recomputed(ws: Workspace, model: str, first: Any) -> dict[str, Any] | None:
     from conveyor.monitoring.monitor import monitor
     from conveyor.predictions import INPUT, read_log
 
-    frame = read_log(ws, model, since=first.window_start)
+    # the rows the monitored version served, as the report counted them
+    frame = read_log(ws, model, since=first.window_start, version=first.version)
     frame = frame[frame["at"] <= first.window_end]
     if frame.empty:
         return None

@@ -30,7 +30,9 @@ __all__ = [
     "artifacts_by_id",
     "count_newer",
     "count_runs",
+    "list_lengths",
     "list_runs",
+    "model_triggers",
     "param_terms",
     "pipelines",
     "run_id",
@@ -263,6 +265,9 @@ def _run_row(row: Any) -> dict[str, Any]:
     data = dict(row)
     if data["status"] == "running" and not alive(data):
         data["status"] = "interrupted"
+    beat = data["heartbeat_at"]
+    dead = data["status"] == "interrupted" and data["duration_s"] is None and beat is not None
+    data["seen_s"] = beat - data["started_at"] if dead else None  # ran at least this long
     data["params"] = json.loads(data["params"] or "{}")
     data["cache"] = bool(data["cache"])
     for private in ("host", "pid", "heartbeat_at"):
@@ -355,3 +360,48 @@ def artifacts_by_id(meta: MetadataStore, ids: Sequence[str]) -> dict[str, dict[s
         )
     ).all()
     return {r.id: {**r._mapping, "safe": bool(r.safe)} for r in rows}
+
+
+_LISTS = ("builtins.list", "builtins.tuple")
+
+
+def list_lengths(meta: MetadataStore, ids: Sequence[str]) -> dict[str, int | None]:
+    """The lengths of the lists among some artifacts, from their recorded summaries (a short
+    list's value, a long one's `length`); artifacts that are not lists are left out."""
+    if not ids:
+        return {}
+    a = t.artifacts.c
+    rows = meta.conn.execute(
+        sa.select(a.id, a.summary).where(a.id.in_(sorted(set(ids))), a.type_name.in_(_LISTS))
+    ).all()
+    found: dict[str, int | None] = {}
+    for row in rows:
+        try:
+            summary = json.loads(row.summary or "{}")
+        except ValueError:
+            summary = {}
+        value = summary.get("value") if isinstance(summary, dict) else None
+        length = summary.get("length") if isinstance(summary, dict) else None
+        found[row.id] = len(value) if isinstance(value, list) else length
+    return found
+
+
+def model_triggers(meta: MetadataStore, model: str, limit: int = 100) -> list[dict[str, Any]]:
+    """Firings of the triggers that watch `model` (drift, performance), newest first.
+
+    Those firings are keyed `MODEL:VERSION:DIGEST` (what the evaluation saw), so they are found
+    by their key's prefix; a schedule's or a source's firings name no model.
+    """
+    c = t.trigger_events.c
+    rows = meta.conn.execute(
+        sa.select(t.trigger_events)
+        .where(c.key.startswith(f"{model}:", autoescape=True))
+        .order_by(c.fired_at.desc(), c.id.desc())
+        .limit(limit)
+    ).all()
+    found = []
+    for row in rows:
+        data = dict(row._mapping)
+        data["params"] = json.loads(data["params"] or "{}")
+        found.append(data)
+    return found

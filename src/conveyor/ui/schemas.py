@@ -57,6 +57,11 @@ class RunSummary(BaseModel):
     git_dirty: str | None = None
     resumed_from: str | None = None
     pipeline_ref: str | None = None
+    seen_s: float | None = Field(
+        None,
+        description="A run whose runner died, its end unrecorded: seconds from its start to "
+        "its last heartbeat (it ran at least that long).",
+    )
 
 
 class RunPage(BaseModel):
@@ -74,6 +79,14 @@ class RunPage(BaseModel):
     )
 
 
+class MapItems(BaseModel):
+    done: int = Field(description="Items that have ended.")
+    started: int = Field(description="Items started (ended or running).")
+    total: int | None = Field(
+        description="Items due: the length of the list mapped over (null: not recorded)."
+    )
+
+
 class StepSummary(BaseModel):
     id: str | None = Field(description="The step run id; null for a step not recorded yet.")
     name: str
@@ -81,8 +94,9 @@ class StepSummary(BaseModel):
     position: int | None = None
     status: str = Field(
         description="succeeded | failed | timed_out | skipped; interrupted (it was running when "
-        "its run was killed: never finished); or for a run in progress: running (printing), "
-        "ready (its inputs are done) or pending"
+        "its run was killed: never finished); not-run (the run ended before it); or for a run "
+        "in progress: running (busy for 50 ms or more, or printing; a map node while its items "
+        "run), ready (its inputs are done) or pending"
     )
     cached: bool = False
     origin_id: str | None = None
@@ -94,6 +108,7 @@ class StepSummary(BaseModel):
     error_message: str | None = None
     inputs: dict[str, str] = {}
     outputs: dict[str, str] = {}
+    items: MapItems | None = Field(None, description="A map node not recorded yet: its items.")
     x: float
     y: float
     layer: int
@@ -108,8 +123,10 @@ class Dag(BaseModel):
         description="(upstream step, downstream step, waypoints): an edge spanning several "
         "layers passes through the given slots (top-left corners)."
     )
-    complete: bool = Field(
-        description="False while a run is in progress and its graph is only partly known."
+    complete: bool = Field(description="False while a run is in progress.")
+    traced: bool = Field(
+        description="The graph is the one traced and stored with the pipeline version (schema "
+        "0007 on): every step is known from the start. Else it is rebuilt from lineage."
     )
 
 
@@ -120,6 +137,12 @@ class MetricPoint(BaseModel):
     value: float | None
     index: int | None = Field(description="The `step=` argument of log_metric, if given.")
     logged_at: float
+
+
+class LastSeen(BaseModel):
+    at: float = Field(description="Its last heartbeat or last step end, whichever is later.")
+    by: str = Field(description="heartbeat | step")
+    duration_s: float = Field(description="From its start to then: how long it ran at least.")
 
 
 class RunDetail(BaseModel):
@@ -134,8 +157,12 @@ class RunDetail(BaseModel):
     dag: Dag
     metrics: list[MetricPoint]
     template_run: str | None = Field(
-        description="The finished run of the same pipeline version whose graph fills in the "
-        "steps not recorded yet."
+        description="For a live run without a stored graph: the finished run of the same "
+        "pipeline version whose graph fills in the steps not recorded yet."
+    )
+    last_seen: LastSeen | None = Field(
+        description="For a run whose runner died (interrupted, no end time): when it was last "
+        "known alive."
     )
 
 
@@ -170,9 +197,16 @@ class StepDetail(BaseModel):
     )
     live: bool = Field(description="The run is in progress.")
     state: str | None = Field(
-        description="For a step not recorded: running (the run is in progress) or interrupted "
-        "(the run stopped before the step ended); null for a recorded step."
+        description="For a step not recorded: running, ready (its inputs are done) or pending "
+        "(see `waits_for`) while the run is in progress; interrupted (it was running when the "
+        "run stopped) or not-run (the run ended before it) once it is over. Null for a "
+        "recorded step."
     )
+    waits_for: list[str] = Field(
+        [], description="A pending or not-run step: the steps it needs that have not succeeded."
+    )
+    items: MapItems | None = Field(None, description="A map node not recorded yet: its items.")
+    run_status: str | None = Field(None, description="The run's status.")
     origin: Origin | None = Field(
         None, description="For a cache hit: the step run that computed the outputs."
     )
@@ -216,6 +250,11 @@ class ArtifactOut(BaseModel):
     uri: str
     created_at: float
     summary: dict[str, Any]
+    value: dict[str, Any] | None = Field(
+        None,
+        description="A JSON artifact longer than its summary's 500-character preview (up to "
+        '256 KiB): `{"json": VALUE}`, the whole value.',
+    )
     producer: Producer | None
     consumers: int = Field(description="Step runs that read it.")
     profile: dict[str, Any] | None = Field(
@@ -248,6 +287,14 @@ class LineageEdgeOut(BaseModel):
     target: str
     label: str = Field(description="The input or output name.")
     points: list[tuple[float, float]] = Field(description="Waypoints of a long edge.")
+    passed_through: str | None = Field(
+        None,
+        description="On an artifact → step edge: the step wrote the artifact back unchanged, "
+        "as this output (drawn on the input edge rather than as a loop).",
+    )
+    back: bool = Field(
+        False, description="The edge closes a cycle (equal bytes written twice): not laid out."
+    )
 
 
 class LineageOut(BaseModel):
@@ -379,15 +426,26 @@ class HistogramsOut(BaseModel):
 
 class MonitoringModelOut(BaseModel):
     model: str
-    drift_share: list[dict[str, Any]]
+    drift_share: list[dict[str, Any]] = Field(
+        description="[{at, value, drifted, version, threshold}]: `threshold` is the share its "
+        "report was judged by (the default 0.5 for reports stored without their thresholds)."
+    )
     features: dict[str, dict[str, Any]] = Field(
-        description="feature → {primary metric, threshold, metrics: {metric: [[at, value, "
-        "drifted, version, report_id], ...]}}"
+        description="feature → {primary metric, threshold (the latest report's), metrics: "
+        "{metric: [[at, value, drifted, version, report_id, threshold], ...]}}: each point "
+        "has the threshold of its report (psi or js; null for the other metrics)."
     )
     other: dict[str, dict[str, list[list[Any]]]] = Field(
         description="Prediction drift, quality and performance series."
     )
-    latest: dict[str, Any] | None
+    latest: dict[str, Any] | None = Field(
+        description="The latest report: window, verdict, `thresholds` it was judged by, "
+        "features, quality, performance, and `warnings` [{feature, message}]."
+    )
+    triggers: list[TriggerEventOut] = Field(
+        description="Firings of the triggers watching this model (drift, performance), newest "
+        "first."
+    )
 
 
 class ActionResult(BaseModel):

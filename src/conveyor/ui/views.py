@@ -17,7 +17,7 @@ from conveyor.run.capture import live_log_path
 from conveyor.ui import dag, queries
 from conveyor.ui.monitoring import latest_report, monitored_models
 from conveyor.ui.preview import column_profile
-from conveyor.workspace import Workspace
+from conveyor.workspace import Workspace, load_recorded
 
 __all__ = [
     "artifact_detail",
@@ -50,24 +50,38 @@ def _live_logs(ws: Workspace, run_id: str) -> dict[str, Path]:
 # -- runs ----------------------------------------------------------------------------------------
 
 
-def run_detail(ws: Workspace, run_id: str) -> dict[str, Any]:
-    """A run, its steps laid out as a DAG, and its metrics."""
+@dataclasses.dataclass
+class _Graph:
+    """A run's steps by name (recorded or not, with their states) and the edges between them."""
+
+    steps: dict[str, dict[str, Any]]
+    edges: set[tuple[str, str]]
+    traced: bool  # from the graph stored with the pipeline version (schema 0007 on)
+    template: str | None  # else, while live: the earlier run whose graph fills the gaps
+
+    def upstream(self, name: str) -> list[str]:
+        return sorted(a for a, b in self.edges if b == name)
+
+
+def _run_graph(ws: Workspace, record: Any, steps: list[dict[str, Any]]) -> _Graph:
+    """Every step of a run with its state: recorded ones as recorded; the others running,
+    interrupted, ready, pending or not run (see `_mark_ready`)."""
     meta = ws.metadata
-    record = meta.get_run(queries.run_id(meta, run_id))
-    steps = queries.run_steps(meta, record.id)
     live = record.status == "running"
     template = None
     by_name = {s["name"]: s for s in steps}
     graph = meta.pipeline_graph(record.pipeline, record.pipeline_version)
     if graph is not None:  # the traced graph, stored with the run (schema 0007 on)
-        edges = dag.graph_edges(graph, by_name)
         for position, (name, *_rest) in enumerate(graph):
             by_name.setdefault(name, _unrecorded(name, position))
         busy = set(record.running) | set(_live_logs(ws, record.id))
-        for name in busy:  # map items are not in the graph: they appear once running
-            by_name.setdefault(name, _unrecorded(name, None))
+        for name in sorted(busy):  # map items are not in the graph: they appear once running
+            parent = by_name.get(dag.item_of(name) or "")
+            by_name.setdefault(name, _unrecorded(name, parent["position"] if parent else None))
             if by_name[name]["id"] is None:
                 by_name[name]["status"] = "running" if live else "interrupted"
+        edges = dag.graph_edges(graph, by_name)
+        _mark_maps(meta, graph, by_name, live)
         _mark_ready(by_name, edges, live)
     elif live:  # an older run: the graph of an earlier run of the same version
         edges = set(dag.run_edges(steps))
@@ -88,11 +102,34 @@ def run_detail(ws: Workspace, run_id: str) -> dict[str, Any]:
             for name in _live_logs(ws, record.id):
                 if name not in by_name:
                     by_name[name] = {**_unrecorded(name, None), "status": "interrupted"}
+    return _Graph(by_name, edges, graph is not None, template)
+
+
+def _last_seen(record: Any, steps: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """When a run that died was last known alive: its last heartbeat or step end, the later."""
+    if record.status != "interrupted" or record.ended_at is not None:
+        return None
+    ends = [s["ended_at"] for s in steps if s.get("ended_at") is not None]
+    candidates = [(record.heartbeat_at, "heartbeat"), (max(ends, default=None), "step")]
+    found = [(at, by) for at, by in candidates if at is not None and at >= record.started_at]
+    if not found:
+        return None
+    at, by = max(found)
+    return {"at": at, "by": by, "duration_s": at - record.started_at}
+
+
+def run_detail(ws: Workspace, run_id: str) -> dict[str, Any]:
+    """A run, its steps laid out as a DAG, and its metrics."""
+    meta = ws.metadata
+    record = meta.get_run(queries.run_id(meta, run_id))
+    steps = queries.run_steps(meta, record.id)
+    live = record.status == "running"
+    found = _run_graph(ws, record, steps)
     ordered = sorted(
-        by_name.values(),
+        found.steps.values(),
         key=lambda s: (s["position"] if s["position"] is not None else 1 << 30, s["name"]),
     )
-    placed = dag.layout([s["name"] for s in ordered], edges)
+    placed = dag.layout([s["name"] for s in ordered], found.edges)
     names = {s["id"]: s["name"] for s in steps}
     metrics = [
         {
@@ -130,9 +167,11 @@ def run_detail(ws: Workspace, run_id: str) -> dict[str, Any]:
             "node_height": dag.NODE_H,
             "edges": placed.edges,
             "complete": not live,
+            "traced": found.traced,
         },
         "metrics": metrics,
-        "template_run": template,
+        "template_run": found.template,
+        "last_seen": _last_seen(record, steps),
     }
 
 
@@ -159,6 +198,37 @@ def _mark_ready(
             step["status"] = "ready"
 
 
+def _mark_maps(
+    meta: Any, graph: list[list[Any]], by_name: dict[str, dict[str, Any]], live: bool
+) -> None:
+    """A map node without a record whose items have started is running (interrupted, once the
+    run died), with `items`: how many have ended, started, and are due (`total`, when its
+    input list's length is recorded)."""
+    maps = {row[0]: row for row in graph if row[3] and by_name.get(row[0], {}).get("id") is None}
+    if not maps:
+        return
+    items: dict[str, list[dict[str, Any]]] = {}
+    for name, step in by_name.items():
+        parent = dag.item_of(name)
+        if parent in maps:
+            items.setdefault(parent, []).append(step)
+    for parent, started in items.items():
+        node = by_name[parent]
+        node["status"] = "running" if live else "interrupted"
+        node["items"] = {
+            "done": sum(1 for s in started if s["id"] is not None),
+            "started": len(started),
+            "total": _list_length(meta, [by_name[u] for u in maps[parent][2] if u in by_name]),
+        }
+
+
+def _list_length(meta: Any, upstream: list[dict[str, Any]]) -> int | None:
+    """The length of the one list among the outputs of `upstream` (what a map maps over)."""
+    ids = [a for step in upstream for a in step["outputs"].values()]
+    lengths = [n for n in queries.list_lengths(meta, ids).values() if n is not None]
+    return lengths[0] if len(lengths) == 1 else None
+
+
 def _unrecorded(name: str, position: int | None) -> dict[str, Any]:
     return {
         "id": None,
@@ -176,26 +246,38 @@ def _unrecorded(name: str, position: int | None) -> dict[str, Any]:
 def step_detail(ws: Workspace, run_id: str, name: str) -> dict[str, Any]:
     """One step of a run: parameters, inputs and outputs, metrics, output, error.
 
-    A step without a record has not ended: it is `running` while the run is in progress (its
-    runner alive), else it never finished (`interrupted`) and what it printed is all there is.
+    A step without a record has not ended, and says why (`state`): `running`, `ready` (its
+    inputs are done), `pending` (`waits_for` the steps it needs) while the run is in progress;
+    once it is over, `interrupted` (it was running when the runner died: what it printed is
+    all there is) or `not-run` (the run ended before it). A name that is not a step of the run
+    (in its stored graph, its records, its running map items) is a 404.
     """
     meta = ws.metadata
     record = meta.get_run(queries.run_id(meta, run_id))
     live = record.status == "running"  # the store says "interrupted" once the runner is dead
     row = queries.step_by_name(meta, record.id, name)
-    live_log = None
     if row is None:
+        found = _run_graph(ws, record, queries.run_steps(meta, record.id))
+        node = found.steps.get(name)
         path = live_log_path(ws.settings.home, record.id, name)
-        if path.is_file():
-            live_log = _tail(path.read_text(errors="replace"))
-        elif not live:
+        printed = path.is_file()
+        if node is None and not printed:
             raise NotFoundError(f"run {record.id[:12]} has no step {name!r}")
+        state = node["status"] if node else ("running" if live else "interrupted")
+        waits_for = [
+            up
+            for up in found.upstream(name)
+            if found.steps.get(up, {}).get("status") != "succeeded"
+        ]
         return {
             "run_id": record.id,
             "name": name,
             "recorded": False,
             "live": live,
-            "state": "running" if live else "interrupted",
+            "state": state,
+            "waits_for": waits_for if state in ("pending", "not-run") else [],
+            "items": (node or {}).get("items"),
+            "run_status": record.status,
             "origin": None,
             "step": None,
             "params": {},
@@ -203,7 +285,7 @@ def step_detail(ws: Workspace, run_id: str, name: str) -> dict[str, Any]:
             "outputs": [],
             "metrics": [],
             "attempts": [],
-            "live_log": live_log,
+            "live_log": _tail(path.read_text(errors="replace")) if printed else None,
         }
     edges = meta.edges(step_run_id=row["id"])
     types = queries.artifacts_by_id(meta, [e.artifact_id for e in edges])
@@ -240,6 +322,7 @@ def step_detail(ws: Workspace, run_id: str, name: str) -> dict[str, Any]:
         "recorded": True,
         "live": live,
         "state": None,
+        "run_status": record.status,
         "origin": queries.step_origin(meta, row["origin_id"]) if row["origin_id"] else None,
         "step": row,
         "params": meta.step_params(record.id).get(row["id"], {}),
@@ -355,11 +438,29 @@ def artifact_detail(ws: Workspace, artifact_id: str) -> dict[str, Any]:
     data.pop("producer_id")
     return {
         **data,
+        "value": _json_value(ws, record),
         "producer": producer,
         "consumers": int(consumers or 0),
         "profile": profile,
         "models": uses,
     }
+
+
+#: JSON artifacts up to this size are shown whole (their summary keeps 500 characters)
+MAX_JSON_BYTES = 256 * 1024
+
+
+def _json_value(ws: Workspace, record: Any) -> Any:
+    """The whole value of a JSON artifact too long for its summary (`{"json": value}`), else
+    None: the page pretty-prints it. JSON loads no code, so this is safe on any artifact."""
+    if record.materializer != "json" or "preview" not in record.summary:
+        return None
+    if record.size > MAX_JSON_BYTES:
+        return None
+    try:
+        return {"json": load_recorded(ws, record.id, trust=False)}
+    except ArtifactError:  # bytes gone or corrupted: the summary's preview is all there is
+        return None
 
 
 # -- models --------------------------------------------------------------------------------------
@@ -445,6 +546,7 @@ def monitoring_model(ws: Workspace, model: str, since: float | None) -> dict[str
 
     data = series(ws.metadata, model, since)
     data["latest"] = latest_report(ws.metadata, model)
+    data["triggers"] = queries.model_triggers(ws.metadata, model)
     if not data["drift_share"] and data["latest"] is None:
         raise NotFoundError(f"no monitoring results for model {model!r}")
     return data

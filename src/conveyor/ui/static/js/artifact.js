@@ -38,6 +38,26 @@ function dataFrame(summary, profile) {
   return out;
 }
 
+const FOLDED_LINES = 30;
+
+/** A JSON value pretty-printed; past FOLDED_LINES lines, folded with a button to unfold it. */
+function jsonBlock(value) {
+  const full = JSON.stringify(value, null, 2);
+  const lines = full.split("\n");
+  const pre = h("pre", { class: "light", id: "value" }, full);
+  if (lines.length <= FOLDED_LINES) return pre;
+  const folded = lines.slice(0, FOLDED_LINES).join("\n") + "\n…";
+  const button = h("button", { type: "button", class: "small", id: "value-toggle" });
+  const show = (open) => {
+    pre.textContent = open ? full : folded;
+    pre.dataset.folded = open ? "no" : "yes";
+    button.textContent = open ? "Fold" : `Show all ${lines.length} lines`;
+  };
+  on(button, "click", () => show(pre.dataset.folded === "yes"));
+  show(false);
+  return h("div", null, pre, button);
+}
+
 function preview(a) {
   const sm = a.summary || {};
   if (a.materializer.startsWith("pandas.parquet") || sm.head) return dataFrame(sm, a.profile);
@@ -48,8 +68,9 @@ function preview(a) {
     const params = Object.entries(sm.params || {});
     if (params.length) out.push(table(["parameter", "value"], params.map(([k, v]) => h("tr", null, h("td", null, k), h("td", { class: "mono" }, text(v)))), { class: "compact" }));
   }
-  if ("value" in sm) out.push(h("pre", { class: "light", id: "value" }, JSON.stringify(sm.value, null, 2)));
-  if (sm.preview) out.push(h("pre", { class: "light", id: "value" }, sm.preview));
+  if ("value" in sm) out.push(jsonBlock(sm.value));
+  else if (a.value) out.push(jsonBlock(a.value.json));
+  else if (sm.preview) out.push(h("pre", { class: "light", id: "value" }, sm.preview), h("p", { class: "muted small" }, "The first 500 characters."));
   if (sm.length !== undefined && sm.head) out.push(facts([["bytes", num(sm.length)], ["first bytes", h("span", { class: "mono" }, sm.head)]]));
   if (!out.length) out.push(h("p", { class: "muted" }, "No preview recorded for this format."));
   return out;
@@ -70,6 +91,13 @@ async function lineage(box, id, depth) {
   const zoom = zoomControls(scroller, { mode: "fit" });
   add(clear(box), zoom.tools, scroller);
   zoom.apply();
+  const through = g.edges.filter((e) => e.passed_through);
+  if (through.length) {
+    const steps = [...new Set(through.map((e) => (g.nodes.find((n) => n.id === e.target) || {}).node).filter(Boolean))];
+    add(box, h("p", { class: "muted small", id: "passed-through" },
+      `⇄ passed through: ${steps.join(", ")} read the artifact and wrote it back unchanged (the same bytes), so it shows as an input of ${steps.length > 1 ? "those steps" : "that step"}, not as ${steps.length > 1 ? "their" : "its"} output.`));
+  }
+  if (g.edges.some((e) => e.back)) add(box, h("p", { class: "muted small" }, "A dashed arc closes a cycle: a step wrote bytes equal to an artifact upstream of it."));
   if (g.truncated) add(box, h("p", { class: "muted small" }, "The graph was cut at its size limit."));
 }
 

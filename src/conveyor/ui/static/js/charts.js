@@ -51,7 +51,8 @@ function legendOf(series) {
 
 /**
  * Lines: series = [{name, color, points: [[x, y, flagged]]}]; xTime: x is UNIX seconds.
- * threshold draws a dashed line; flagged points are red.
+ * threshold draws a dashed line: a number, or [[x, value]] where it changed from point to point
+ * (each report judged by its own), drawn as steps; flagged points are red.
  */
 export function lineChart({ title, series, width = 520, height = 210, threshold = null, xTime = false,
   yZero = false, yLabel = "" }) {
@@ -64,7 +65,10 @@ export function lineChart({ title, series, width = 520, height = 210, threshold 
   }
   let [x0, x1] = [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
   if (x1 === x0) { x0 -= 1; x1 += 1; }
-  const ys = all.map((p) => p[1]).concat(threshold !== null ? [threshold] : []);
+  const limits = Array.isArray(threshold)
+    ? threshold.filter((p) => p[1] !== null && p[1] !== undefined).sort((a, b) => a[0] - b[0])
+    : threshold === null || threshold === undefined ? [] : [[null, threshold]];
+  const ys = all.map((p) => p[1]).concat(limits.map((p) => p[1]));
   let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
   if (yZero) y0 = Math.min(0, y0);
   if (y1 === y0) { y1 += Math.abs(y1) * 0.1 || 1; y0 -= yZero ? 0 : Math.abs(y0) * 0.1 || 1; }
@@ -89,9 +93,16 @@ export function lineChart({ title, series, width = 520, height = 210, threshold 
   axis.append(s("line", { x1: pad.l, x2: width - pad.r, y1: height - pad.b, y2: height - pad.b }));
   if (yLabel) axis.append(s("text", { x: 4, y: pad.t + 4 }, yLabel));
   svg.append(axis);
-  if (threshold !== null) {
-    svg.append(s("line", { class: "threshold", x1: pad.l, x2: width - pad.r, y1: sy(threshold), y2: sy(threshold) },
-      s("title", null, `threshold ${threshold}`)));
+  if (limits.length) {
+    const values = [...new Set(limits.map((p) => p[1]))];
+    // each point's own level, stepping halfway to the next point when it changes
+    let d = `M ${pad.l} ${sy(limits[0][1]).toFixed(1)}`;
+    limits.slice(1).forEach(([x, v], i) => {
+      if (v !== limits[i][1]) d += ` H ${sx((limits[i][0] + x) / 2).toFixed(1)} V ${sy(v).toFixed(1)}`;
+    });
+    d += ` H ${width - pad.r}`;
+    const label = values.length > 1 ? `threshold per report: ${values.map(num).join(" → ")}` : `threshold ${num(values[0])}`;
+    svg.append(s("path", { class: "threshold", d, dataset: { values: values.join(",") } }, s("title", null, label)));
   }
   for (const x of series) {
     const pts = x.points.filter((p) => p[1] !== null && p[1] !== undefined).sort((a, b) => a[0] - b[0]);

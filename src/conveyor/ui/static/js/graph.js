@@ -20,7 +20,9 @@ export function drawGraph(graph, look) {
   const w = graph.node_width;
   const hgt = graph.node_height;
   const marker = `arrow-${++uid}`;
-  const [width, height] = [Math.max(graph.width, 200), Math.max(graph.height, 60)];
+  const back = graph.edges.some((e) => !Array.isArray(e) && e.back);
+  const bottom = Math.max(graph.height, 60);
+  const [width, height] = [Math.max(graph.width, 200), bottom + (back ? 28 : 0)];
   const svg = s("svg", {
     width, height, viewBox: `0 0 ${width} ${height}`, role: "img", class: "graph",
     preserveAspectRatio: "xMinYMin meet", dataset: { width, height },
@@ -35,6 +37,15 @@ export function drawGraph(graph, look) {
     const a = at.get(from);
     const b = at.get(to);
     if (!a || !b) continue;
+    if (!Array.isArray(e) && e.back) {
+      // an edge closing a cycle, left out of the layout: a dashed arc below the graph
+      const [x1, x2] = [a.x + w / 2, b.x + w / 2];
+      const low = bottom + 20;
+      edgeLayer.append(s("path", { class: "edge back", d: `M ${x1} ${a.y + hgt} C ${x1} ${low}, ${x2} ${low}, ${x2} ${b.y + hgt + 2}`,
+        "marker-end": `url(#${marker})`, "data-from": from, "data-to": to },
+      s("title", null, `${label || "edge"}: closes a cycle (the same bytes written again)`)));
+      continue;
+    }
     // through the slots a long edge was given, so it never crosses a box
     let [x, y] = [a.x + w, a.y + hgt / 2];
     let d = `M ${x} ${y}`;
@@ -50,10 +61,15 @@ export function drawGraph(graph, look) {
     }
     const [lx, ly] = [x, y];
     curve(b.x - 2, b.y + hgt / 2);
-    edgeLayer.append(s("path", { class: "edge", d, "marker-end": `url(#${marker})`, "data-from": from, "data-to": to }));
+    const through = !Array.isArray(e) && e.passed_through;
+    // an artifact a step wrote back unchanged: one edge, arrowheads both ways
+    const path = s("path", { class: ["edge", through ? "passthrough" : ""], d, "marker-end": `url(#${marker})`,
+      "marker-start": through ? `url(#${marker})` : null, "data-from": from, "data-to": to });
+    if (through) path.append(s("title", null, `read as ${label} and written back unchanged as ${e.passed_through}: passed through`));
+    edgeLayer.append(path);
     if (label) {
-      edgeLayer.append(s("text", { class: "edge-label", x: (lx + x) / 2, y: (ly + y) / 2 - 3, "text-anchor": "middle" },
-        fit(label, 60, 5.5)));
+      edgeLayer.append(s("text", { class: ["edge-label", through ? "passthrough" : ""], x: (lx + x) / 2, y: (ly + y) / 2 - 3, "text-anchor": "middle" },
+        fit(through ? `${label} ⇄` : label, 60, 5.5)));
     }
   }
   svg.append(edgeLayer);

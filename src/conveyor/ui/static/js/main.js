@@ -32,11 +32,19 @@ async function route() {
   const query = new URLSearchParams(search);
   const found = ROUTES.find(([re]) => re.test(pathname));
   if (!found) {
-    add(clear(main), h("p", { class: "error" }, `No page at ${pathname}.`));
+    failed("not-found", h("p", { class: "error", role: "alert" }, `No page at ${pathname}.`));
     return;
   }
   const [re, name, load, paramsOf] = found;
-  const params = decode(paramsOf(pathname.match(re)));
+  let params;
+  try {
+    params = decode(paramsOf(pathname.match(re)));
+  } catch (err) { // a malformed escape in the address (%E0%A4%A): say so, do not hang
+    failed("error", h("div", { class: "error", role: "alert", id: "bad-address" },
+      `This address is not valid: ${pathname} has a malformed %-escape (${err.message}). `,
+      h("a", { href: "/runs" }, "Go to the runs list"), "."));
+    return;
+  }
   const section = name === "run" ? "runs" : name === "model" ? "models" : name === "monitor" ? "monitoring" : name;
   for (const a of document.querySelectorAll(".top nav a")) a.classList.toggle("active", a.dataset.section === section);
   try {
@@ -64,6 +72,15 @@ async function route() {
     add(clear(main), errorBox(err));
     main.dataset.ready = name;
   }
+}
+
+/** A page that could not be shown: its message, marked ready (as `kind`) for tests and tools. */
+function failed(kind, message) {
+  if (current && current.cleanup) current.cleanup();
+  current = null;
+  main.dataset.page = kind;
+  add(clear(main), message);
+  main.dataset.ready = kind;
 }
 
 export function navigate(target, replace = false) {

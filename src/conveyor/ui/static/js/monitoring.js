@@ -13,8 +13,8 @@ function verdict(drifted) {
   return drifted ? badge("drift", "drifted") : badge("stable", "stable");
 }
 
-function triggersTable(events) {
-  if (!events.length) return h("p", { class: "muted" }, "No trigger has fired (conveyor watch).");
+function triggersTable(events, none = "No trigger has fired (conveyor watch).") {
+  if (!events.length) return h("p", { class: "muted" }, none);
   return table(["fired", "trigger", "reason", "status", "pipeline", "parameters", "run", "finished"], events.map((e) => h("tr", { "data-trigger": e.trigger },
     h("td", { class: "mono" }, when(e.fired_at)), h("td", null, e.trigger), h("td", { class: "small" }, e.reason),
     h("td", null, status(e.status)), h("td", { class: "mono small" }, e.pipeline || ""),
@@ -38,6 +38,7 @@ async function overview(ctx) {
 
 function latestCard(model, latest) {
   if (!latest) return null;
+  const warnings = latest.warnings || [];
   const window = latest.window_start ? `${when(latest.window_start)} → ${when(latest.window_end)}` : "data given directly";
   const features = latest.features.slice().sort((a, b) => Number(b.drifted) - Number(a.drifted));
   return section("Latest report",
@@ -47,8 +48,12 @@ function latestCard(model, latest) {
       ["rows", num(latest.rows)],
       ["window", window],
       ["dataset", h("span", null, verdict(latest.drifted), latest.drift_share === null ? "" : ` ${Math.round(latest.drift_share * 100)}% of features drifted`)],
+      latest.thresholds ? ["judged by", h("span", { class: "small", id: "report-thresholds" },
+        `drift when ≥ ${Math.round(latest.thresholds.share * 100)}% of features drift; a feature drifts at PSI ≥ ${num(latest.thresholds.psi)} (numeric) or JS ≥ ${num(latest.thresholds.js)} (categorical), p < ${num(latest.thresholds.pvalue)}`)] : null,
       Object.keys(latest.performance || {}).length ? ["live performance", Object.entries(latest.performance).map(([k, v]) => `${k} ${num(v)}`).join(", ")] : null,
     ]),
+    warnings.length ? h("div", { class: "note", id: "report-warnings" }, h("strong", null, `${warnings.length} warning${warnings.length > 1 ? "s" : ""}`),
+      h("ul", null, warnings.map((w) => h("li", { "data-feature": w.feature || "" }, w.message)))) : null,
     table(["feature", "verdict", "statistics", "quality"], features.map((f) => h("tr", { "data-feature": f.feature },
       h("td", null, f.feature), h("td", null, verdict(f.drifted)),
       h("td", { class: "small mono" }, Object.entries(f.statistics).map(([k, v]) => `${k}=${num(v)}`).join(", ")),
@@ -98,27 +103,31 @@ function otherSection(other) {
 }
 
 async function model(ctx, params) {
-  const [data, overviewData] = await Promise.all([get(`/monitoring/${encodeURIComponent(params.model)}`), get("/monitoring", { limit: 50 })]);
+  const data = await get(`/monitoring/${encodeURIComponent(params.model)}`);
   const name = data.model;
   const byFeature = Object.entries(data.features).sort(([a], [b]) => a.localeCompare(b));
   const histBox = h("div", null, h("p", { class: "muted" }, "Loading histograms…"));
   add(ctx.main, 
     h("h1", null, `Monitoring: ${name}`, h("a", { class: "small", href: `/models/${encodeURIComponent(name)}` }, "model")),
-    section("Drift share over time", lineChart({
-      title: "share of features drifted", xTime: true, yZero: true, threshold: 0.5, width: 760, height: 220,
+    section("Drift share over time", h("div", { id: "drift-share" }, lineChart({
+      title: "share of features drifted", xTime: true, yZero: true, width: 760, height: 220,
+      threshold: data.drift_share.map((p) => [p.at, p.threshold]),
       series: [{ name: "drift share", color: PALETTE[0], points: data.drift_share.map((p) => [p.at, p.value, p.drifted]) }],
-    })),
+    }))),
     latestCard(name, data.latest) || "",
     section("Latest report: distributions", histBox),
     section("Drift per feature over time", h("div", { class: "grid", id: "feature-drift" }, byFeature.map(([feature, entry]) => {
       const metric = entry.primary || Object.keys(entry.metrics)[0];
+      const points = entry.metrics[metric];
       return lineChart({
-        title: `${feature} — ${metric}`, xTime: true, yZero: true, threshold: entry.threshold,
-        series: [{ name: metric, color: PALETTE[1], points: entry.metrics[metric].map((p) => [p[0], p[1], p[2]]) }],
+        title: `${feature} — ${metric}`, xTime: true, yZero: true,
+        threshold: metric === entry.primary ? points.map((p) => [p[0], p[5]]) : null,
+        series: [{ name: metric, color: PALETTE[1], points: points.map((p) => [p[0], p[1], p[2]]) }],
       });
     }))),
     otherSection(data.other),
-    section("Trigger history", triggersTable(overviewData.triggers)),
+    section("Trigger history", h("p", { class: "muted small" }, "Firings of the triggers that watch this model (drift, performance); every trigger's on ",
+      h("a", { href: "/monitoring" }, "Monitoring"), "."), triggersTable(data.triggers, "No trigger watching this model has fired.")),
   );
   ctx.ready();
   histograms(histBox, name);

@@ -11,7 +11,16 @@ import { drawGraph, zoomControls } from "./graph.js";
 const POLL_MS = 1000;
 let active = null; // {runId, select(name)} of the run on screen
 
+function itemsText(items) {
+  if (!items) return "";
+  return items.total === null || items.total === undefined ? `${items.done} items done, ${items.started - items.done} running` : `${items.done}/${items.total} items done`;
+}
+
 function nodeSub(step) {
+  if (step.items) { // a map node: "running · 1/3 done" (items), short enough for its box
+    const { done, total } = step.items;
+    return `${step.status} · ${done}/${total === null || total === undefined ? "?" : total} done`;
+  }
   if (step.status === "succeeded") return step.cached ? "cache hit" : duration(step.duration_s);
   if (step.status === "failed" || step.status === "timed_out") return `${step.status} · ${duration(step.duration_s)}`;
   if (step.status === "interrupted") return "never finished";
@@ -26,7 +35,17 @@ function legend() {
     h("span", null, "· select a step for its parameters, inputs, outputs, metrics, output and errors"));
 }
 
-function header(run, live, about, ctx) {
+function durationFact(run, live, lastSeen) {
+  if (live) return `${duration(Date.now() / 1000 - run.started_at)} so far`;
+  if (run.duration_s === null && lastSeen) {
+    const until = lastSeen.by === "heartbeat" ? "its runner's last heartbeat" : "the end of its last step";
+    return h("span", { id: "run-duration", title: `last seen ${when(lastSeen.at)}` }, `at least ${duration(lastSeen.duration_s)} `,
+      h("span", { class: "muted" }, `(until ${until}: its end was never recorded)`));
+  }
+  return duration(run.duration_s);
+}
+
+function header(run, live, about, ctx, lastSeen) {
   const ptext = Object.entries(run.params).map(([k, v]) => h("span", null, `${k}=${text(v)}`));
   const box = h("div", { id: "run-header" },
     h("h1", null, `Run ${shortId(run.id)}`, status(run.status), live ? h("span", { class: "live" }, "live") : null),
@@ -34,7 +53,7 @@ function header(run, live, about, ctx) {
       ["pipeline", h("a", { href: `/runs?pipeline=${encodeURIComponent(run.pipeline)}` }, run.pipeline)],
       ["run id", h("span", { class: "mono" }, run.id)],
       ["started", when(run.started_at)],
-      ["duration", live ? `${duration(Date.now() / 1000 - run.started_at)} so far` : duration(run.duration_s)],
+      ["duration", durationFact(run, live, lastSeen)],
       ["parameters", ptext.length ? h("div", { class: "kv" }, ptext) : h("span", { class: "muted" }, "none")],
       ["cache", run.cache ? "on" : "off (--no-cache)"],
       ["code", run.git_commit ? h("span", { class: "mono" }, run.git_commit + (run.git_dirty ? ` + uncommitted changes (${shortId(run.git_dirty, 8)})` : "")) : h("span", { class: "muted" }, "no git commit recorded")],
@@ -103,8 +122,27 @@ function metricsSection(metrics) {
 }
 
 function artifactRows(refs) {
-  return refs.map((r) => h("tr", null, h("td", null, r.label), h("td", { class: "mono" }, link(shortId(r.artifact_id), "artifacts", r.artifact_id)),
-    h("td", null, r.type_name || ""), h("td", { class: "num" }, bytes(r.size))));
+  return refs.map((r) => h("tr", null, h("td", { class: "wrap" }, r.label), h("td", { class: "mono nowrap" }, link(shortId(r.artifact_id), "artifacts", r.artifact_id)),
+    h("td", { class: "wrap" }, r.type_name || ""), h("td", { class: "num nowrap" }, bytes(r.size))));
+}
+
+const MAX_DEPTH = 6;
+
+/**
+ * A recorded argument as text. A multi-line repr (an sklearn estimator's) indents its lines to
+ * line up under an opening bracket 80 columns wide; in a narrow cell that indentation wraps
+ * into blank lines. So each depth of indentation becomes two spaces (at most MAX_DEPTH), which
+ * do not break (no-break spaces): a line too long wraps inside its text, never after its indent.
+ */
+export function shown(value) {
+  const t = text(value);
+  if (!t.includes("\n")) return t;
+  const lines = t.split("\n");
+  const indent = (line) => line.length - line.trimStart().length;
+  const depths = [...new Set(lines.slice(1).filter((l) => l.trim()).map(indent).filter((n) => n > 0))].sort((a, b) => a - b);
+  const depth = new Map(depths.map((n, i) => [n, Math.min(i + 1, MAX_DEPTH)]));
+  const pad = (line) => "\u00a0\u00a0".repeat(depth.get(indent(line)) || 0);
+  return lines.map((line, i) => (i && line.trim() ? pad(line) + line.trimStart() : line)).join("\n");
 }
 
 function servedFrom(st, origin) {
@@ -114,17 +152,42 @@ function servedFrom(st, origin) {
     `step run ${shortId(origin.step_run_id)}`), same ? "" : h("span", { class: "muted" }, ` (${origin.name} of run ${shortId(origin.run_id)})`));
 }
 
-function stepPanel(d) {
-  const state = d.step ? d.step.status : d.state || "running";
-  const out = [h("h2", null, d.name, status(state), d.step && d.step.cached ? badge("cache hit", "s-cached") : null)];
-  if (!d.recorded && d.state === "interrupted") {
-    out.push(h("p", { class: "note", id: "step-state" }, "Never finished: the run stopped (its process died or was killed) while this step was running, so nothing of it was recorded — no parameters, outputs or metrics. Resume the run to compute it."));
-    out.push(h("h3", null, "Output before it stopped"), h("pre", { id: "live-log" }, d.live_log || "(nothing printed)"));
-    return out;
+/** Steps of a run as links, separated by commas. */
+function stepLinks(runId, list) {
+  return list.map((n, i) => [i ? ", " : "", h("a", { href: path("runs", runId, "steps", n) }, n)]);
+}
+
+/** What a step without a record is doing, or why it has none. */
+function unrecorded(d) {
+  const out = [];
+  const note = (cls, ...text) => out.push(h("p", { class: cls, id: "step-state" }, ...text));
+  const log = (title, empty) => out.push(h("h3", null, title), h("pre", { id: "live-log" }, d.live_log || empty));
+  const items = d.items ? ` ${itemsText(d.items)}.` : "";
+  if (d.state === "interrupted") {
+    note("note", "Never finished: the run stopped (its process died or was killed) while this step was running, so nothing of it was recorded — no parameters, outputs or metrics.", items, " Resume the run to compute it.");
+    log("Output before it stopped", "(nothing printed)");
+  } else if (d.state === "running") {
+    note("muted", d.items ? `Its items are running:${items}` : "Running: its record (parameters, outputs, metrics) is written when it ends.");
+    log("Output so far", "(nothing printed yet)");
+  } else if (d.state === "ready") {
+    note("muted", "Ready: every step it needs has succeeded; it starts when a worker is free.");
+  } else if (d.state === "pending") {
+    note("muted", "Pending: waits for ", stepLinks(d.run_id, d.waits_for), ".");
+  } else if (d.state === "not-run") {
+    if (d.waits_for.length) {
+      note("muted", `Not run: the run ${d.run_status === "interrupted" ? "stopped" : "ended"} before it could start — it needed `, stepLinks(d.run_id, d.waits_for), ", which did not succeed.");
+    } else {
+      note("muted", "Not run: the run ended without it — it was outside the steps asked for (--from / --to), so nothing of it was recorded.");
+    }
   }
+  return out;
+}
+
+function stepPanel(d) {
+  const state = d.step ? d.step.status : d.state;
+  const out = [h("h2", null, d.name, status(state), d.step && d.step.cached ? badge("cache hit", "s-cached") : null)];
   if (!d.recorded) {
-    out.push(h("p", { class: "muted", id: "step-state" }, "Not finished yet: its record (parameters, outputs, metrics) is written when it ends."));
-    out.push(h("h3", null, "Output so far"), h("pre", { id: "live-log" }, d.live_log || "(nothing printed yet)"));
+    out.push(...unrecorded(d));
     return out;
   }
   const st = d.step;
@@ -143,7 +206,7 @@ function stepPanel(d) {
   const args = Object.entries(st.arguments || {});
   if (args.length) {
     out.push(h("h3", null, "Arguments"), table(["argument", "value"],
-      args.map(([k, v]) => h("tr", null, h("td", { class: "wrap" }, k), h("td", { class: "mono wrap" }, text(v)))), { id: "step-arguments", class: "compact" }));
+      args.map(([k, v]) => h("tr", null, h("td", { class: "wrap" }, k), h("td", { class: "mono wrap" }, shown(v)))), { id: "step-arguments", class: "compact" }));
   }
   const params = Object.entries(d.params);
   if (params.length) {
@@ -188,7 +251,7 @@ export async function render(ctx, params) {
   const abouts = await about;
 
   const draw = () => {
-    add(clear(top), header(data.run, data.live, abouts, ctx));
+    add(clear(top), header(data.run, data.live, abouts, ctx, data.last_seen));
     const graph = { ...data.dag, nodes: data.steps.map((st) => ({ ...st, id: st.name })) };
     const svg = drawGraph(graph, {
       href: (n) => path("runs", runId, "steps", n.name),
@@ -200,7 +263,7 @@ export async function render(ctx, params) {
     });
     add(clear(dagBox), svg);
     zoom.apply();
-    if (!data.dag.complete && !data.template_run) {
+    if (!data.dag.complete && !data.dag.traced && !data.template_run) {
       add(dagBox, h("p", { class: "muted small" }, "Steps appear as they finish (this pipeline version has no earlier run to take the whole graph from)."));
     }
     add(clear(stepsBox), stepsTable(data, runId));

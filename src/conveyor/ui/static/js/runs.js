@@ -134,7 +134,9 @@ export async function runList(ctx, query, options) {
       h("td", null, h("a", { href: `${base}?pipeline=${encodeURIComponent(r.pipeline)}` }, r.pipeline)),
       h("td", null, status(r.status)),
       h("td", { class: "mono" }, when(r.started_at)),
-      h("td", { class: "num" }, duration(r.duration_s)),
+      r.duration_s === null && r.seen_s !== null && r.seen_s !== undefined
+        ? h("td", { class: "num", title: "its end was never recorded: until its runner's last heartbeat" }, `≥ ${duration(r.seen_s)}`)
+        : h("td", { class: "num" }, duration(r.duration_s)),
       h("td", { class: "truncate mono", title: ptext }, ptext),
       h("td", { class: "mono" }, r.git_commit ? shortId(r.git_commit, 8) + (r.git_dirty ? "+" : "") : ""));
   });
