@@ -194,7 +194,7 @@ def test_promote_and_rollback_while_serving(penguins: Cli, serve_cli) -> None:
     server = serve_cli(penguins.root, "penguins@production", "--poll", "0.2")
     with Load(server.url, {"instances": [GENTOO]}) as load:
         load.wait(lambda: load.each() >= 10, "the first responses")
-        assert "penguins:2 not promoted" in penguins("run", "second.py:majority").stdout
+        assert "penguins:2 added, not promoted" in penguins("run", "second.py:majority").stdout
         penguins("models", "promote", "penguins", "2", "--reason", "test")
         promoted = load.marks()
         load.wait(lambda: load.each(2, since=promoted) >= 25, "version 2 to answer", 60)
