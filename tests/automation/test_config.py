@@ -114,6 +114,7 @@ def test_a_trigger_needs_a_name_and_to_be_a_table() -> None:
         ({"schedule": "0 0 3 * * *"}, "'0 0 3 * * *' is not a cron expression (five fields"),
         ({"schedule": "0 3 * * * 2030"}, "(five fields: minute hour day month weekday"),
         ({"schedule": "0 0 3 * * * 2030"}, "is not a cron expression (five fields"),
+        ({"schedule": "0 0 31 2 *"}, "schedule '0 0 31 2 *' never fires"),
         ({"drift": {"model": "churn", "threshold": "high"}}, "threshold must be a number"),
         ({"drift": 5}, "model must be a reference like 'churn@production', got 5"),
         ({"drift": {"model": "churn", "window": "-3"}}, "window '-3'"),

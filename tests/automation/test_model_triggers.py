@@ -193,6 +193,26 @@ def test_a_vanished_column_is_a_recorded_warning_and_counts_as_drifted(
     assert len(watcher.store.check_history("retrain-on-drift")) == 1
 
 
+def test_a_duration_window_is_judged_again_as_its_rows_age_out(model, flow_file, watchers) -> None:
+    serve(model, penguins(shift=True))
+    watcher = watchers(on_drift(window="30m", cooldown_s=0))
+    now = time.time()
+    [first] = watcher.tick(now=now)
+    watchers.settle(watcher)
+    assert watcher.tick(now=now + 60) == []  # the same rows: the answer stands
+    assert watcher.tick(now=now + 3600) == []  # they aged out: judged again, nothing to judge
+    assert any("no rows in the last 30m" in line for line in watchers.said)
+    assert [e.key for e in fired(watchers)] == [first.key]
+
+
+def test_a_feature_the_model_lacks_is_a_recorded_warning(model, flow_file, watchers) -> None:
+    serve(model, penguins(shift=True))
+    watcher = watchers(on_drift(metric="psi", feature="wingspan_mm", threshold=0.2))
+    assert watcher.tick(now=time.time()) == []
+    [warning] = watcher.store.checks()["retrain-on-drift"].warnings
+    assert "has no psi for feature 'wingspan_mm': this trigger cannot fire" in warning
+
+
 def test_too_few_rows_is_a_note_not_a_firing(model, flow_file, watchers) -> None:
     serve(model, penguins(shift=True).head(50))
     watcher = watchers(on_drift(min_rows=100))

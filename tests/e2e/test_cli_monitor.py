@@ -87,6 +87,8 @@ def test_bad_windows_and_empty_logs_are_clear_errors(trained: Cli) -> None:
     assert "no rows in the last 30m of the prediction log (rows served by churn:1)" in empty.stderr
     missing = trained("monitor", "nosuch", "--data", "same.csv", check=2)
     assert "no model named 'nosuch' is registered" in missing.stderr
+    absent = trained("monitor", "churn", "--data", "absent.csv", check=2)  # not 1: that is drift
+    assert "absent.csv" in absent.stderr
     for window in (("--since", "3600"), ("--window", "30m")):
         untimed = trained("monitor", "churn", "--data", "same.csv", *window, check=2)
         assert "the data has no 'at' column" in untimed.stderr

@@ -91,6 +91,10 @@ class Schedule:
                 f"schedule {self.cron!r} is not a cron expression "
                 "(five fields: minute hour day month weekday, e.g. '*/10 * * * *')"
             )
+        try:  # a valid expression may name a date that never comes: 31 February
+            croniter(self.cron).get_next(float)
+        except Exception as err:  # croniter's CroniterBadDateError
+            raise ConfigError(f"schedule {self.cron!r} never fires: {err}") from None
 
     def check(self, ctx: CheckContext) -> Firing | None:
         from croniter import croniter
@@ -146,14 +150,18 @@ def _evaluated(
     since: float | None,
     evaluate: Any,
     kinds: tuple[str, ...] = ("predictions",),
+    duration: float | None = None,
 ) -> Firing | None:
     """The answer of `evaluate()` (a firing or None, with notes and warnings), or the last one
-    when nothing new has arrived: same model version, same window start, same log (`kinds`)."""
+    when nothing new has arrived: same model version, same window start, same log (`kinds`).
+    A `duration` window ("the last 30m") also moves with the clock: rows age out of it, so it
+    is evaluated again once it has moved by a tenth of its length."""
     from conveyor.predictions import log_stamp
     from conveyor.registry import ModelRegistry
 
     record = ModelRegistry(ctx.workspace).get(model)  # a missing model is the trigger's fault
-    stamp = (record.version, since, log_stamp(ctx.workspace, record.name, kinds))
+    moved = None if duration is None else int(ctx.now // max(duration / 10, 1.0))
+    stamp = (record.version, since, moved, log_stamp(ctx.workspace, record.name, kinds))
     memo = ctx.state.get("evaluated")
     if memo is not None and memo[0] == stamp:
         _, firing, notes, warnings = memo
@@ -217,8 +225,11 @@ class Drift:
                 ctx.notes.append(f"{report.window['rows']} live rows, fewer than {self.min_rows}")
                 return None
             value = self._value(report)
-            if value is None:
-                ctx.notes.append(f"{ref} has no {self.metric} for feature {self.feature!r}")
+            if value is None:  # a feature the model does not have, or a metric of another kind
+                warnings.append(
+                    f"{ref} has no {self.metric} for feature {self.feature!r}: this trigger "
+                    "cannot fire; check its feature= and metric="
+                )
                 return None
             if value < self.threshold:
                 return None
@@ -232,7 +243,7 @@ class Drift:
                 f"{', '.join(drift['drifted_features']) or 'none'}{lost})",
             )
 
-        return _evaluated(ctx, self.model, since, evaluate)
+        return _evaluated(ctx, self.model, since, evaluate, duration=count if seconds else None)
 
     def _value(self, report: Any) -> float | None:
         if self.feature is None:
@@ -325,7 +336,14 @@ class PerformanceDrop:
                 f"on {found['rows']} labelled rows it served",
             )
 
-        return _evaluated(ctx, self.model, None, evaluate, ("predictions", "feedback"))
+        return _evaluated(
+            ctx,
+            self.model,
+            None,
+            evaluate,
+            ("predictions", "feedback"),
+            duration=count if seconds else None,
+        )
 
     def describe(self) -> str:
         sign = "<" if self.above is None else ">"

@@ -69,14 +69,15 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
 
 
 @contextlib.contextmanager
-def reported_errors() -> Iterator[None]:
-    """Turn Conveyor errors into one readable line and an exit code (2 usage, 1 otherwise)."""
+def reported_errors(failed: int = EXIT_FAILED) -> Iterator[None]:
+    """Turn Conveyor errors into one readable line and an exit code (2 usage, else `failed`:
+    1, unless the command gives exit 1 a meaning of its own, as `conveyor monitor` does)."""
     try:
         yield
     except _USAGE_ERRORS as error:
         raise fail(_escape(str(error)), EXIT_USAGE) from None
     except (MetadataError, ConveyorError) as error:
-        raise fail(_escape(str(error)), EXIT_FAILED) from None
+        raise fail(_escape(str(error)), failed) from None
 
 
 def _escape(text: str) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from conveyor.cli._output import fail, out, print_json, reported_errors
+from conveyor.cli._output import EXIT_USAGE, fail, out, print_json, reported_errors
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -69,7 +69,7 @@ def monitor(
     count, in_seconds = _window(window)
     if html is not None:
         _check_writable(html)
-    with reported_errors():
+    with reported_errors(failed=EXIT_USAGE):  # exit 1 means "drifted" here
         from conveyor.exceptions import EmptyWindowError
         from conveyor.monitoring.monitor import monitor as evaluate
 
