@@ -104,7 +104,7 @@ def _dag_run(store: MetadataStore, name: str, layers: int, width: int, started: 
             above = {f"step_{layer - 1:02d}_{j}", f"step_{layer - 1:02d}_{(j + 1) % width}"}
             upstream = sorted(above) if layer else []
             graph.append([f"step_{layer:02d}_{j}", "bench.work", upstream, None])
-    store.start_run(record, graph=graph)
+    store.start_run(record, graph=lambda: graph)
     for layer in range(layers):
         current = []
         for j in range(width):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -230,12 +230,13 @@ class MetadataStore:
         self,
         run: RunRecord,
         packages: Mapping[str, str] | None = None,
-        graph: Sequence[Sequence[Any]] | None = None,
+        graph: Callable[[], Sequence[Sequence[Any]]] | None = None,
     ) -> None:
         """Record a new run (and its environment's full package list, once per environment).
 
-        `graph` is the traced DAG, `[[node, step, [upstream nodes], map_over or None], ...]` in
-        graph order, stored once per pipeline version (equal versions have equal graphs)."""
+        `graph` gives the traced DAG, `[[node, step, [upstream nodes], map_over or None], ...]`
+        in graph order; it is called only when the pipeline version is new to this store (equal
+        versions have equal graphs), so a run of a known version does not build it."""
         conn = self.write_conn
         environment = ("environment", run.environment_id or "")
         pipeline = ("pipeline", _pipeline_id(run.pipeline, run.pipeline_version))
@@ -259,7 +260,7 @@ class MetadataStore:
                         "name": run.pipeline,
                         "version": run.pipeline_version,
                         "created_at": run.started_at,
-                        "graph": None if graph is None else _dumps([list(n) for n in graph]),
+                        "graph": None if graph is None else _dumps([list(n) for n in graph()]),
                     },
                 )
             conn.execute(t.runs.insert(), _run_row(run))

@@ -220,7 +220,7 @@ class Runner:
             **env,
         )
         meta = self.ws.metadata
-        meta.start_run(record, packages, graph=_graph_rows(self.graph))
+        meta.start_run(record, packages, graph=lambda: _graph_rows(self.graph))
         self.observer.run_started(record, self.graph)
         try:
             with (
